@@ -1,0 +1,168 @@
+"""The call flow as a pure state machine: state + key -> what to say and where to go.
+
+No Flask, no TwiML. A call's whole state is a `State`, small enough to travel in the
+webhook URLs (`State.query` / `Flow.parse`), so any worker can answer any turn.
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Mapping
+
+#: Prompt ids the flow speaks, besides the steps (paso_1 ... paso_N).
+PROMPTS = (
+    "welcome", "intro", "menu", "pick", "pick_wrong", "step_keys", "first_step",
+    "conclusion", "closing", "wrong_key", "still_there", "sorry",
+    "bye_silence", "bye_wrong", "goodbye",
+)
+#: A step is chosen with one key.
+MAX_STEPS = 9
+
+MENU, PICK, STEP, END = "menu", "pick", "step", "end"
+
+#: Seconds Twilio waits for a key once the prompts end. A caller on a step is often at the
+#: computer doing it, so steps (and the closing after the last one) wait longest.
+TIMEOUTS = {MENU: 7, PICK: 7, STEP: 10, END: 10}
+
+_COUNT = re.compile(r"[0-9]")
+_STEP_AT = re.compile(r"[1-9]")
+
+
+def step_prompt(n: int) -> str:
+    """The prompt id of guide step n."""
+    return f"paso_{n}"
+
+
+@dataclass(frozen=True)
+class State:
+    """Where the caller is, and how many silences / wrong keys in a row so far."""
+
+    at: str = MENU
+    step: int = 0
+    silences: int = 0
+    wrongs: int = 0
+
+    def query(self) -> dict[str, str]:
+        """The state as URL query parameters (zero counters left out)."""
+        q = {"at": str(self.step) if self.at == STEP else self.at}
+        if self.silences:
+            q["s"] = str(self.silences)
+        if self.wrongs:
+            q["w"] = str(self.wrongs)
+        return q
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the caller hears now, then where the call waits for a key.
+
+    `state` None means the call ends after the prompts.
+    """
+
+    prompts: tuple[str, ...]
+    state: State | None
+
+    @property
+    def timeout(self) -> int:
+        return TIMEOUTS[self.state.at] if self.state else 0
+
+
+class Flow:
+    """The line's call flow for a guide of `steps` steps."""
+
+    def __init__(self, steps: int, max_silences: int = 3, max_wrongs: int = 3):
+        if not 1 <= steps <= MAX_STEPS:
+            raise ValueError(f"steps must be 1..{MAX_STEPS}")
+        self.steps = steps
+        self.max_silences = max_silences
+        self.max_wrongs = max_wrongs
+
+    def start(self) -> Turn:
+        """A new call: welcome, then the main menu."""
+        return Turn(("welcome", "intro", "menu"), State(MENU))
+
+    def lost(self) -> Turn:
+        """Recover from a state we cannot trust: apologise and offer the menu."""
+        return Turn(("sorry", "menu"), State(MENU))
+
+    def parse(self, query: Mapping[str, str]) -> State | None:
+        """The state carried in a webhook URL, or None if it is not one we issue."""
+        at = query.get("at", "")
+        s, w = query.get("s", "0"), query.get("w", "0")
+        if not (_COUNT.fullmatch(s) and _COUNT.fullmatch(w)):
+            return None
+        silences, wrongs = int(s), int(w)
+        if silences >= self.max_silences or wrongs >= self.max_wrongs:
+            return None
+        if at in (MENU, PICK, END):
+            return State(at, 0, silences, wrongs)
+        if _STEP_AT.fullmatch(at) and int(at) <= self.steps:
+            return State(STEP, int(at), silences, wrongs)
+        return None
+
+    def next(self, state: State, key: str | None) -> Turn:
+        """The turn after `key` (None: the caller pressed nothing) in `state`."""
+        if not key:
+            return self._silence(state)
+        if state.at == MENU:
+            if key == "1":
+                return self._step(1)
+            if key == "2":
+                return Turn(("pick",), State(PICK))
+            if key == "0":
+                return self._menu()
+        elif state.at == PICK:
+            if _STEP_AT.fullmatch(key) and int(key) <= self.steps:
+                return self._step(int(key))
+            if key == "0":
+                return self._menu()
+        elif state.at == STEP:
+            n = state.step
+            if key in ("1", "*"):
+                return self._step(n)
+            if key in ("2", "#"):
+                if n < self.steps:
+                    return self._step(n + 1)
+                return Turn(("conclusion", "closing"), State(END))
+            if key == "3":
+                if n > 1:
+                    return self._step(n - 1)
+                return Turn(("first_step", "step_keys"), State(STEP, 1))
+            if key == "0":
+                return self._menu()
+        elif state.at == END:
+            if key == "1":
+                return self._step(1)
+            if key == "0":
+                return self._menu()
+        return self._wrong(state)
+
+    def _menu(self) -> Turn:
+        return Turn(("menu",), State(MENU))
+
+    def _step(self, n: int) -> Turn:
+        return Turn((step_prompt(n), "step_keys"), State(STEP, n))
+
+    def _reminder(self, at: str) -> str:
+        return {MENU: "menu", PICK: "pick", STEP: "step_keys", END: "closing"}[at]
+
+    def _silence(self, state: State) -> Turn:
+        # The closing already said goodbye's alternatives: silence there just ends politely.
+        if state.at == END:
+            return Turn(("goodbye",), None)
+        silences = state.silences + 1
+        if silences >= self.max_silences:
+            return Turn(("bye_silence", "goodbye"), None)
+        # Only the keys again, not the whole step: the caller may be busy doing it.
+        return Turn(
+            ("still_there", self._reminder(state.at)),
+            State(state.at, state.step, silences, state.wrongs),
+        )
+
+    def _wrong(self, state: State) -> Turn:
+        wrongs = state.wrongs + 1
+        if wrongs >= self.max_wrongs:
+            return Turn(("bye_wrong", "goodbye"), None)
+        notice = "pick_wrong" if state.at == PICK else "wrong_key"
+        # A key proves someone is there, so silences start over; wrong keys do not, so
+        # alternating silence and wrong keys still ends the call.
+        return Turn((notice, self._reminder(state.at)), State(state.at, state.step, 0, wrongs))
