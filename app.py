@@ -1,0 +1,9 @@
+"""Entry point for `flask --app app run` and `gunicorn app:app`."""
+
+from ivr import create_app
+from ivr.content import ContentError
+
+try:
+    app = create_app()
+except ContentError as e:
+    raise SystemExit(f"error: {e}")
