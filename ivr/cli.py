@@ -64,3 +64,63 @@ def call(keys, url):
         the_call.run()
     except PlayerError as e:
         raise click.ClickException(str(e)) from None
+
+
+@cli.group()
+def audio():
+    """Build and check the prompts' pre-generated audio."""
+
+
+@audio.command("build")
+@click.option("--engine", type=click.Choice(["gtts", "espeak"]), default="gtts", show_default=True,
+              help="gtts needs the internet; espeak (espeak-ng, es-419) works offline.")
+@click.option("--tld", default="com.mx", show_default=True,
+              help="Google domain for gTTS; a Latin American one gives a Latin American accent.")
+@click.option("--force", is_flag=True, help="Remake every file, even current ones.")
+def audio_build(engine, tld, force):
+    """Make one telephone-ready WAV per prompt; only what changed is remade."""
+    from . import build, tts
+
+    app = make_app()
+    line = app.extensions["ivr"]
+    speaker = tts.GTTSEngine(tld=tld) if engine == "gtts" else tts.EspeakEngine()
+    todo = build.plan(line.content, line.audio.directory, speaker, force)
+    with click.progressbar(length=len(todo), label=f"{engine}: {len(todo)} to make",
+                           item_show_func=lambda pid: pid) as bar:
+        def progress(pid):
+            bar.update(1, pid)
+
+        try:
+            report = build.build(line.content, line.audio.directory, speaker, force, progress)
+        except tts.EngineUnavailable as e:
+            raise click.ClickException(f"{e}") from None
+    click.echo(
+        f"made {len(report.made)}, kept {len(report.kept)}, removed {len(report.removed)} old "
+        f"file(s) in {line.audio.directory}"
+    )
+    if report.failed:
+        for pid, problem in report.failed.items():
+            click.echo(f"failed: {pid}: {problem}", err=True)
+        raise click.ClickException(
+            f"{len(report.failed)} prompt(s) failed: {', '.join(report.failed)}. The others are "
+            f"kept; rerun `ivr audio build --engine {engine}` to retry only the failed ones."
+        )
+
+
+@audio.command("check")
+def audio_check():
+    """List prompts whose audio is missing or made for other words; exit 1 if any."""
+    from . import build
+
+    app = make_app()
+    line = app.extensions["ivr"]
+    problems = build.check(line.content, line.audio.directory)
+    for pid, problem, engine in problems:
+        click.echo(f"{problem:8} {pid} (engine: {engine})")
+    s = line.audio.summary()
+    click.echo(
+        f"{s['prompts']} prompts: {s['playable']} current ({', '.join(s['engines']) or 'none'}), "
+        f"{len(s['stale'])} stale, {len(s['missing'])} missing"
+    )
+    if problems:
+        raise SystemExit(1)
