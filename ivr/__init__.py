@@ -37,13 +37,16 @@ def create_app(test_config=None):
         SAY_VOICE="Polly.Mia",
         SAY_LANGUAGE="es-MX",
         PUBLIC_BASE_URL="",
+        TWILIO_AUTH_TOKEN=None,
+        # The browser phone (/phone): on for local runs; `ivr serve` turns it off.
+        WEB_PHONE=True,
     )
     if test_config is None:
         from dotenv import load_dotenv
 
         load_dotenv()
         app.config.from_prefixed_env("IVR")
-        for name in ("PUBLIC_BASE_URL",):
+        for name in ("PUBLIC_BASE_URL", "TWILIO_AUTH_TOKEN"):
             if os.environ.get(name):
                 app.config[name] = os.environ[name]
     else:
@@ -64,8 +67,10 @@ def create_app(test_config=None):
         ", ".join(s["engines"]) or "no engine", len(s["missing"]), len(s["stale"]),
     )
 
-    from . import audio as audio_routes, voice
+    from . import audio as audio_routes, phone, voice
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(audio_routes.bp)
+    if app.config["WEB_PHONE"]:
+        app.register_blueprint(phone.bp)
     return app

@@ -1,0 +1,127 @@
+"""The web phone: the page, its audio variant, and a real call in Chromium."""
+
+import io
+import json
+import shutil
+import threading
+
+import pytest
+import soundfile
+from werkzeug.serving import make_server
+
+from conftest import in_ci
+from ivr import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def page_config(html: str) -> dict:
+    start = html.index('<script id="phone-config" type="application/json">') + 50
+    return json.loads(html[start:html.index("</script>", start)])
+
+
+def test_page_has_keypad_call_buttons_and_a_live_transcript(client):
+    r = client.get("/phone")
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    html = r.get_data(as_text=True)
+    for key in "0123456789*#":
+        assert f'data-key="{key}"' in html
+    assert 'id="call"' in html and 'id="hangup"' in html
+    assert 'role="log" aria-live="polite"' in html
+    assert 'aria-label="asterisco"' in html and 'aria-label="numeral"' in html
+    config = page_config(html)
+    assert config["voiceUrl"] == "/voice"
+    pid = config["catalog"]["files"][client.application.extensions["ivr"].audio.file_for("paso_1")]
+    assert pid["prompt"] == "paso_1" and "www.alcanos.com.co" in pid["text"]
+
+
+def test_web_phone_can_be_switched_off(audio_dir):
+    app = create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir), "WEB_PHONE": False})
+    client = app.test_client()
+    assert client.get("/phone").status_code == 404
+    name = app.extensions["ivr"].audio.file_for("welcome")
+    assert client.get(f"/phone/audio/{name}").status_code == 404
+
+
+def test_browser_audio_is_pcm_made_from_the_telephone_file(client, app):
+    name = app.extensions["ivr"].audio.file_for("paso_2")
+    with client.get(f"/phone/audio/{name}") as r:
+        assert r.status_code == 200 and r.mimetype == "audio/wav"
+        browser = soundfile.info(io.BytesIO(r.data))
+        etag = r.headers["ETag"]
+        assert r.cache_control.max_age >= 30 * 24 * 3600
+    phone = soundfile.info(app.extensions["ivr"].audio.directory / name)
+    assert (browser.subtype, phone.subtype) == ("PCM_16", "ULAW")
+    assert browser.frames == phone.frames and browser.samplerate == phone.samplerate == 8000
+    with client.get(f"/phone/audio/{name}", headers={"If-None-Match": etag}) as again:
+        assert again.status_code == 304
+
+
+@pytest.mark.parametrize("name", ["nope.wav", "../content.toml", "manifest.json"])
+def test_browser_audio_serves_only_manifest_files(client, name):
+    assert client.get(f"/phone/audio/{name}").status_code == 404
+
+
+@pytest.fixture
+def server(app):
+    """The app on a real HTTP port, as a browser reaches it."""
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    thread.join()
+    srv.server_close()
+
+
+@pytest.fixture
+def browser():
+    if not shutil.which("chromium") and not in_ci():
+        pytest.skip("Debian's chromium is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api") if not in_ci() else __import__(
+        "playwright.sync_api", fromlist=["sync_playwright"])
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync",
+                  "--autoplay-policy=no-user-gesture-required"],
+        )
+        yield browser
+        browser.close()
+
+
+def test_a_call_in_chromium(server, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone-sized screen
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server}/phone")
+    page.get_by_role("button", name="Llamar").click()
+    page.wait_for_selector('#transcript li[data-prompt="menu"]')
+
+    page.get_by_role("button", name="1", exact=True).click()
+    paso_1 = page.locator('#transcript li[data-prompt="paso_1"]').first
+    paso_1.wait_for()
+    assert "www.alcanos.com.co" in paso_1.inner_text()
+    page.wait_for_function(
+        "() => document.querySelector('#transcript li[data-prompt=paso_1]').dataset.audio === 'playing'")
+
+    page.keyboard.press("2")  # the keyboard works too, and interrupts Paso 1's audio
+    page.wait_for_selector('#transcript li[data-prompt="paso_2"]')
+    assert paso_1.get_attribute("data-audio") == "stopped"
+
+    page.get_by_role("button", name="3", exact=True).click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('#transcript li[data-prompt=paso_1]').length === 2")
+
+    # Paso 1 and the keys play out, then the 10 s Gather timeout: the keys are reminded.
+    page.wait_for_selector('#transcript li[data-prompt="still_there"]', timeout=60_000)
+    heard = page.eval_on_selector_all(
+        "#transcript li", "items => items.map(i => i.dataset.prompt || i.className)")
+    assert heard[-2:] == ["system", "still_there"]  # the timeout shows as silence
+    page.screenshot(path=str(tmp_path / "phone.png"))
+
+    page.get_by_role("button", name="Colgar").click()
+    page.wait_for_function("() => document.getElementById('status').dataset.state === 'ended'")
+    assert page.get_by_role("button", name="Llamar").is_enabled()
+    assert errors == []
