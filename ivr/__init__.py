@@ -67,10 +67,12 @@ def create_app(test_config=None):
         ", ".join(s["engines"]) or "no engine", len(s["missing"]), len(s["stale"]),
     )
 
-    from . import audio as audio_routes, phone, voice
+    from . import audio as audio_routes, voice
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(audio_routes.bp)
     if app.config["WEB_PHONE"]:
+        from . import phone
+
         app.register_blueprint(phone.bp)
     return app

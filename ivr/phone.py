@@ -10,7 +10,6 @@ import hmac
 import io
 from functools import lru_cache
 
-import soundfile
 from flask import (
     Blueprint, abort, current_app, render_template, request, send_file,
 )
@@ -78,7 +77,10 @@ def page():
 @lru_cache(maxsize=64)
 def _browser_wav(path: str, mtime: float) -> bytes:
     # Telephone μ-law WAV is not played by every browser; 16-bit PCM is. Made from the
-    # same built file, so the browser hears exactly what the caller hears.
+    # same built file, so the browser hears exactly what the caller hears. Imported here:
+    # numpy and libsndfile would double a webhook worker's memory for a page it rarely serves.
+    import soundfile
+
     samples, rate = soundfile.read(path, dtype="int16")
     out = io.BytesIO()
     soundfile.write(out, samples, rate, subtype="PCM_16", format="WAV")

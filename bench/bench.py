@@ -1,0 +1,218 @@
+"""Webhook speed of the line against a constant Flask view, under the same gunicorn.
+
+    .venv/bin/python bench/bench.py            # needs wrk (apt-get install wrk)
+
+Serves (a) the line (`app:app`, signature validation on) and (b) bench/constant.py (a bare
+Flask view returning a constant TwiML document of the same size) with the same gunicorn
+settings, drives both with wrk using the same signed requests, alternating rounds so that
+machine noise hits both, and prints requests/s, p50/p99 latency, errors, the ratio
+line/constant for step pages and for the audio route, and resident memory per worker.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+from twilio.request_validator import RequestValidator
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+TOKEN = "bench-auth-token"
+
+LUA = """
+local requests = {}
+%(requests)s
+local i = 0
+request = function()
+  i = i %% #requests + 1
+  return requests[i]
+end
+done = function(summary, latency, _)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests":%%d,"duration_us":%%d,"errors":%%d,"p50_us":%%d,"p99_us":%%d}\\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def lua_string(s: str) -> str:
+    return json.dumps(s)  # a JSON string literal is a valid Lua string literal here
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def step_requests(port: int) -> list[tuple[str, dict, dict]]:
+    """Turns of real calls: every step with next/repeat/back/wrong key/silence, signed."""
+    out = []
+    for n in range(1, 9):
+        for digits in ("2", "1", "3", "9", None):
+            path = "/voice/turn?" + urlencode({"at": str(n)})
+            params = {"CallSid": "CA" + "b" * 32, "AccountSid": "AC" + "0" * 32,
+                      "From": "+573001234567", "To": "+576015550100",
+                      "CallStatus": "in-progress", "Direction": "inbound"}
+            if digits:
+                params["Digits"] = digits
+            url = f"http://127.0.0.1:{port}{path}"
+            signature = RequestValidator(TOKEN).compute_signature(url, params)
+            out.append((path, params, {"X-Twilio-Signature": signature}))
+    return out
+
+
+def write_lua(path: Path, method: str, requests) -> None:
+    lines = []
+    for i, (target, params, headers) in enumerate(requests, start=1):
+        body = urlencode(params) if params else ""
+        hdrs = dict(headers)
+        if body:
+            hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+        lua_headers = "{" + ", ".join(f"[{lua_string(k)}]={lua_string(v)}" for k, v in hdrs.items()) + "}"
+        lines.append(f"requests[{i}] = wrk.format({lua_string(method)}, {lua_string(target)}, "
+                     f"{lua_headers}, {lua_string(body) if body else 'nil'})")
+    path.write_text(LUA % {"requests": "\n".join(lines)})
+
+
+def start(app_spec: str, port: int, workers: int, env: dict) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+           "--log-level", "warning", app_spec]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit(f"{app_spec} did not start:\n{proc.stderr.read().decode()}")
+            time.sleep(0.1)
+    raise SystemExit(f"{app_spec} did not start within 30 s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    proc.stderr.close()
+
+
+def worker_rss_kib(master: subprocess.Popen) -> list[int]:
+    """Resident memory of each gunicorn worker (the master's children)."""
+    children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
+    out = []
+    for pid in children:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                out.append(int(line.split()[1]))
+    return out
+
+
+def wrk(port: int, script: Path, args) -> dict:
+    cmd = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s",
+           "-s", str(script), f"http://127.0.0.1:{port}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def summarize(runs: list[dict]) -> dict:
+    return {
+        "rps": statistics.median(r["rps"] for r in runs),
+        "p50_ms": statistics.median(r["p50_us"] for r in runs) / 1000,
+        "p99_ms": statistics.median(r["p99_us"] for r in runs) / 1000,
+        "errors": sum(r["errors"] for r in runs),
+        "requests": sum(r["requests"] for r in runs),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, both servers")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed (Debian/Ubuntu: apt-get install wrk)")
+
+    from ivr import create_app
+
+    line = create_app({"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN}).extensions["ivr"]
+    audio_name = line.audio.file_for("paso_3")
+    if not audio_name:
+        raise SystemExit("no current audio for paso_3: run `ivr audio build --engine espeak`")
+
+    app_port, const_port = free_port(), free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        requests = step_requests(app_port)
+        # The constant document: the line's own Paso 3 page, so both send the same bytes.
+        twiml = line.twiml.render(line.flow.next(line.flow.parse({"at": "2"}), "2"))
+        (tmp / "twiml.xml").write_text(twiml, encoding="utf-8")
+        write_lua(tmp / "app.lua", "POST", requests)
+        write_lua(tmp / "const.lua", "POST", [(t, p, {}) for t, p, _ in requests])
+        write_lua(tmp / "audio.lua", "GET", [(f"/audio/{audio_name}", {}, {})])
+
+        env_app = {"TWILIO_AUTH_TOKEN": TOKEN, "IVR_WEB_PHONE": "0", "PUBLIC_BASE_URL": ""}
+        env_const = {"BENCH_TWIML": str(tmp / "twiml.xml"),
+                     "BENCH_AUDIO": str(line.audio.directory / audio_name)}
+        servers = {
+            "line": start("app:app", app_port, args.workers, env_app),
+            "constant": start("bench.constant:app", const_port, args.workers, env_const),
+        }
+        try:
+            # Warm up both (imports, first-request caches) before measuring.
+            for name, port in (("line", app_port), ("constant", const_port)):
+                subprocess.run(["wrk", "-t1", "-c2", "-d1s", "-s",
+                                str(tmp / ("app.lua" if name == "line" else "const.lua")),
+                                f"http://127.0.0.1:{port}"], capture_output=True, check=True)
+            runs = {k: [] for k in ("line steps", "constant steps", "line audio", "constant audio")}
+            for r in range(args.rounds):
+                runs["line steps"].append(wrk(app_port, tmp / "app.lua", args))
+                runs["constant steps"].append(wrk(const_port, tmp / "const.lua", args))
+                runs["line audio"].append(wrk(app_port, tmp / "audio.lua", args))
+                runs["constant audio"].append(wrk(const_port, tmp / "audio.lua", args))
+            memory = {name: worker_rss_kib(proc) for name, proc in servers.items()}
+        finally:
+            for proc in servers.values():
+                stop(proc)
+
+    results = {k: summarize(v) for k, v in runs.items()}
+    print(f"gunicorn -w {args.workers} (sync) · wrk -t{args.threads} -c{args.connections} "
+          f"-d{args.duration}s × {args.rounds} alternating rounds · {os.cpu_count()} cores")
+    print(f"{'':16}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for name, r in results.items():
+        print(f"{name:16}{r['rps']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['errors']:>8}")
+    steps = results["line steps"]["rps"] / results["constant steps"]["rps"]
+    audio = results["line audio"]["rps"] / results["constant audio"]["rps"]
+    print(f"ratio line/constant: steps {steps:.2f}× (target ≥ 0.80), audio {audio:.2f}×")
+    line_mem = statistics.mean(memory["line"]) / 1024
+    bare_mem = statistics.mean(memory["constant"]) / 1024
+    print(f"memory per worker: line {line_mem:.1f} MiB, bare Flask {bare_mem:.1f} MiB "
+          f"({line_mem / bare_mem:.2f}×, target ≤ 1.50)")
+    failed = steps < 0.8 or line_mem / bare_mem > 1.5 or any(r["errors"] for r in results.values())
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
