@@ -25,6 +25,8 @@ def print_event(event):
     if event.kind in ("say", "play"):
         tag = f"[{event.prompt}]" if event.prompt else f"[{event.kind}]"
         click.echo(f"LINE  {tag} {event.text}")
+    elif event.kind == "tones":
+        click.echo(f"LINE  (tones {event.text})")
     elif event.kind == "pause":
         click.echo(f"LINE  (pause {event.text}s)")
     elif event.kind == "keys":

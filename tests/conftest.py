@@ -1,5 +1,8 @@
+import contextlib
 import os
 import shutil
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -101,3 +104,45 @@ def walk(app, keys, url="http://localhost/voice", **kw):
 def call(app):
     """call('1,2,-') walks a call through the app (committed audio) and returns it."""
     return lambda keys, **kw: walk(app, keys, **kw)
+
+
+def ulaw_wav(samples: bytes = b"\xff" * 800, rate: int = 8000) -> bytes:
+    """A mono 8-bit μ-law WAV (format tag 7), the phone-network format the line's audio uses.
+
+    Written by hand because the `wave` module only writes PCM.
+    """
+    import struct
+
+    fmt = struct.pack("<HHIIHHH", 7, 1, rate, rate, 1, 8, 0)  # cbSize 0: non-PCM formats carry it
+    fact = struct.pack("<I", len(samples))
+    pad = b"\0" if len(samples) % 2 else b""
+    body = (
+        b"WAVE"
+        + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+        + b"fact" + struct.pack("<I", len(fact)) + fact
+        + b"data" + struct.pack("<I", len(samples)) + samples + pad
+    )
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@contextlib.contextmanager
+def serving(wsgi_app):
+    """Serve `wsgi_app` over real HTTP on a free local port; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def free_port() -> int:
+    """A local port nothing listens on (it was free a moment ago)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
