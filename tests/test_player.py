@@ -1,17 +1,13 @@
 """The TwiML player against small hand-written documents, verb by verb.
 
-A tiny Flask app serves the documents and records every request (and, with a token,
-checks its signature with twilio's RequestValidator as a real line does), so each test
-sees what the player sent, not only what it played.
+`Tiny` (conftest) serves the documents and records every request, so each test sees
+what the player sent, not only what it played.
 """
 
-from dataclasses import dataclass
-
 import pytest
-from flask import Flask, Response, abort, request
-from twilio.request_validator import RequestValidator
+from flask import Response
 
-from conftest import free_port, serving, ulaw_wav
+from conftest import TOKEN, WAV, Tiny, doc, free_port, serving
 from ivr.player import (
     MAX_LOOPS,
     MAX_REQUESTS,
@@ -25,64 +21,6 @@ from ivr.player import (
     PlayerError,
     ScriptedKeypad,
 )
-
-TOKEN = "12345678901234567890123456789012"
-WAV = ulaw_wav()
-
-
-def doc(*verbs) -> str:
-    return '<?xml version="1.0" encoding="UTF-8"?><Response>' + "".join(verbs) + "</Response>"
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str  # with its query string
-    values: dict  # the form of a POST, the query of a GET
-    signed: bool | None  # None when the server has no token
-
-
-class Tiny:
-    """A tiny TwiML server: path -> document (a string, a Response, or a function of the request)."""
-
-    def __init__(self, docs, token=None):
-        self.docs, self.seen = docs, []
-        app = Flask("tiny")
-
-        @app.route("/", defaults={"path": ""}, methods=["GET", "POST"])
-        @app.route("/<path:path>", methods=["GET", "POST"])
-        def serve(path):
-            # The URL exactly as requested: request.url decodes parts of the query.
-            url = request.base_url + ("?" + request.query_string.decode() if request.query_string else "")
-            signed = None
-            # Twilio signs its webhooks, not its fetches of <Play> media.
-            if token and not path.endswith(".wav"):
-                params = request.form.to_dict() if request.method == "POST" else {}
-                signed = RequestValidator(token).validate(
-                    url, params, request.headers.get("X-Twilio-Signature", "")
-                )
-            values = (request.form if request.method == "POST" else request.args).to_dict()
-            self.seen.append(Seen(request.method, request.full_path.rstrip("?"), values, signed))
-            if signed is False:
-                abort(403)
-            found = self.docs.get("/" + path)
-            if found is None:
-                abort(404)
-            if isinstance(found, Response):
-                return found
-            if callable(found):
-                found = found(request)
-            return Response(found, mimetype="text/xml")
-
-        self.app = app
-
-    def call(self, keys="", url="http://localhost/start", keypad=None, **kw):
-        keypad = keypad or ScriptedKeypad(keys)
-        return Call(FlaskTransport(self.app), url=url, keypad=keypad, **kw).run()
-
-    def paths(self):
-        return [(s.method, s.path) for s in self.seen]
-
 
 def kinds(call):
     return [(e.kind, e.text) for e in call.events]
