@@ -101,8 +101,15 @@ class Catalog:
 class Keypad:
     """The caller's side. Subclasses decide which keys are pressed, and when.
 
-    Any method may raise CallerHangUp to end the call from the caller's side.
+    Any method may raise CallerHangUp to end the call from the caller's side. Use a
+    keypad with `with`: one at a terminal holds the terminal while the call lasts.
     """
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
 
     def heard(self, event: Event, barge_in: bool = False) -> str:
         """A prompt (say, play, tones or pause) is playing; return a key pressed during it.
