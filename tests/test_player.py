@@ -14,7 +14,6 @@ from ivr.player import (
     Call,
     CallerHangUp,
     Catalog,
-    FlaskTransport,
     Gather,
     HttpTransport,
     Keypad,

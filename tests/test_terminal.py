@@ -6,10 +6,10 @@ what would have been heard, and when.
 """
 
 import hashlib
+import io
 import json
 import os
 import pty
-import shutil
 import struct
 import sys
 import termios
@@ -199,7 +199,7 @@ def test_the_player_gets_the_lines_mulaw_audio_as_pcm_wav(term, player):
 
 def test_mulaw_decodes_as_g711_and_other_audio_passes_through():
     pcm, seconds = playable(ulaw_wav(bytes([0x00, 0x0F, 0x7F, 0x80, 0xFF]), rate=8000))
-    with wave.open(__import__("io").BytesIO(pcm)) as w:
+    with wave.open(io.BytesIO(pcm)) as w:
         assert struct.unpack("<5h", w.readframes(5)) == (-32124, -16764, 0, 32124, 0)
     assert seconds == 5 / 8000
     assert playable(b"ID3\x04mp3 bytes") == (b"ID3\x04mp3 bytes", None)
