@@ -1,5 +1,11 @@
 """The `ivr` command: try the line, build its audio, serve it."""
 
+import os
+import shlex
+import shutil
+import sys
+from urllib.parse import urlsplit
+
 import click
 
 from .content import ContentError
@@ -25,6 +31,8 @@ def print_event(event):
     if event.kind in ("say", "play"):
         tag = f"[{event.prompt}]" if event.prompt else f"[{event.kind}]"
         click.echo(f"LINE  {tag} {event.text}")
+    elif event.kind == "tones":
+        click.echo(f"LINE  (tones {event.text})")
     elif event.kind == "pause":
         click.echo(f"LINE  (pause {event.text}s)")
     elif event.kind == "keys":
@@ -39,31 +47,99 @@ def print_event(event):
         click.echo("END   no more TwiML: Twilio hangs up")
 
 
+def in_process_url(app) -> str:
+    """The URL the app sees for an incoming call, the one Twilio would sign: its public
+    base URL when configured (so signatures match a server behind a tunnel), else localhost."""
+    base = (app.config.get("PUBLIC_BASE_URL") or "").rstrip("/") or "http://localhost"
+    return base + "/voice"
+
+
+def audio_commands(choice):
+    """(player, speaker) commands for --player: 'auto', 'none', or a command line."""
+    from .terminal import find_player, find_speaker
+
+    if choice == "none":
+        return None, None
+    if choice == "auto":
+        player = find_player()
+        return player, (find_speaker() if player else None)
+    player = shlex.split(choice)
+    if not player or not shutil.which(player[0]):
+        raise click.UsageError(f"--player: {choice!r} is not a command on PATH")
+    return player, find_speaker()
+
+
 @cli.command()
 @click.option("--keys", metavar="KEYS",
               help="Scripted call: keys per prompt, comma-separated; '-' is silence (e.g. 1,2,2,3,-).")
-@click.option("--url", metavar="URL", help="Call a running server (e.g. http://localhost:5000/voice) instead of the app in-process.")
-def call(keys, url):
-    """Walk a call through the line without a phone, printing what is said."""
-    from .audio import read_manifest
-    from .player import Call, Catalog, FlaskTransport, HttpTransport, PlayerError, ScriptedKeypad
+@click.option("--url", metavar="URL",
+              help="Call a running server (e.g. http://127.0.0.1:5000/voice) instead of the app in-process.")
+@click.option("--player", metavar="CMD", envvar="IVR_CALL_PLAYER", default="auto", show_default=True,
+              help="Interactive calls: command that plays an audio file; 'auto' finds one, 'none' is text only.")
+def call(keys, url, player):
+    """Walk a call through the line without a phone, printing what is said.
 
-    if keys is None:
-        raise click.UsageError("give the keys to press with --keys, e.g. --keys 1,2,2,3,-")
-    app = make_app()
+    Without --keys, in a terminal: press 0-9 * # as on a phone; q or Ctrl-C hangs up.
+    Requests are signed when TWILIO_AUTH_TOKEN is set (environment or .env).
+    """
+    from .audio import read_manifest
+    from .player import (
+        Call, Catalog, Event, FlaskTransport, HttpTransport, PlayerError, ScriptedKeypad,
+    )
+
+    interactive = keys is None
+    if interactive and not sys.stdin.isatty():
+        raise click.UsageError("give the keys to press with --keys, e.g. --keys 1,2,2,3,-"
+                               " (without --keys, `ivr call` needs a terminal)")
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise click.UsageError(f"--url {url!r} must look like http://127.0.0.1:5000/voice")
+    try:
+        scripted = None if interactive else ScriptedKeypad(keys)
+    except ValueError as e:
+        raise click.UsageError(f"--keys: {e}") from None
+    if interactive:
+        sound, speaker = audio_commands(player)
+
+    app = make_app()  # also loads .env, where TWILIO_AUTH_TOKEN may be
     line = app.extensions["ivr"]
+    token = os.environ.get("TWILIO_AUTH_TOKEN") or None
+    start = url or in_process_url(app)
+
+    if interactive:
+        from .terminal import TerminalKeypad, describe
+
+        where = "the server" if url else "the app, in-process"
+        signed = "signed with TWILIO_AUTH_TOKEN" if token else "unsigned (no TWILIO_AUTH_TOKEN)"
+        click.echo(f"Calling {start} ({where}); requests {signed}.")
+        sounds = "text only (--player none)" if player == "none" else describe(sound, speaker)
+        click.echo(sounds[0].upper() + sounds[1:] + ".")
+        click.echo("Keys: 0-9 * # as on a phone; q or Ctrl-C hangs up.")
+        keypad = TerminalKeypad(
+            sys.stdin.fileno(), player=sound, speaker=speaker,
+            warn=lambda message: click.echo(f"NOTE  {message}"),
+        )
+    else:
+        keypad = scripted
+
     transport = HttpTransport() if url else FlaskTransport(app)
     the_call = Call(
         transport,
-        url=url or "http://localhost/voice",
-        keypad=ScriptedKeypad(keys),
+        url=start,
+        keypad=keypad,
         catalog=Catalog(line.content, read_manifest(line.audio.directory)),
+        auth_token=token,
         on_event=print_event,
     )
     try:
-        the_call.run()
+        with transport, keypad:
+            the_call.run()
     except PlayerError as e:
         raise click.ClickException(str(e)) from None
+    except KeyboardInterrupt:
+        # Ctrl-C between prompts (while a request is under way): the caller hung up.
+        print_event(Event("gone"))
 
 
 @cli.group()

@@ -4,8 +4,12 @@ One player serves the tests, `ivr call` and its scripted demos: it fetches the w
 runs <Say>, <Play>, <Pause>, <Gather>, <Redirect> and <Hangup> in order, and asks a
 `Keypad` for the caller's keys. Transports reach the app in-process (Flask's test client)
 or over HTTP; both sign requests when given the auth token, as Twilio does.
+
+Nothing here touches a terminal or a sound card: the interactive caller is a Keypad
+in `ivr.terminal`.
 """
 
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -17,10 +21,23 @@ from twilio.request_validator import RequestValidator
 #: Twilio's own cap on a call's TwiML fetches is far higher; a line that needs this many
 #: turns without the caller doing anything is looping.
 MAX_REQUESTS = 200
+#: loop="0" means "until the call ends" to Twilio (up to 1000 times for <Say>); a demo
+#: or a test only needs to see that it repeats.
+MAX_LOOPS = 10
+#: What a <Gather> may end on, and the keys a caller can press at all.
+KEYS = "0123456789*#"
+#: Content types Twilio reads as TwiML.
+TWIML_TYPES = ("text/xml", "application/xml", "text/html")
+
+_TONES = re.compile(r"[0-9*#wW]+")
 
 
 class PlayerError(Exception):
     """The call could not go on: an HTTP error, a transport failure or unplayable TwiML."""
+
+
+class CallerHangUp(Exception):
+    """Raised by a Keypad when the caller hangs up, at any point of the call."""
 
 
 @dataclass
@@ -34,14 +51,16 @@ class Reply:
 class Event:
     """One thing that happened on the call, in order.
 
-    kind: say | play | pause | keys | silence | hangup (the line hung up) |
-    gone (the caller hung up) | end (the document ran out: Twilio hangs up).
+    kind: say | play | tones (<Play digits>) | pause | keys | silence |
+    hangup (the line hung up) | gone (the caller hung up) | end (the document ran out:
+    Twilio hangs up). `audio` holds a <Play>'s bytes when the player fetched them.
     """
 
     kind: str
     text: str = ""
     prompt: str | None = None
     url: str | None = None
+    audio: bytes | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -80,10 +99,24 @@ class Catalog:
 
 
 class Keypad:
-    """The caller's side. Subclasses decide which keys are pressed, and when."""
+    """The caller's side. Subclasses decide which keys are pressed, and when.
 
-    def heard(self, event: Event) -> str:
-        """A prompt is playing; return a key pressed during it ('' for none)."""
+    Any method may raise CallerHangUp to end the call from the caller's side. Use a
+    keypad with `with`: one at a terminal holds the terminal while the call lasts.
+    """
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def heard(self, event: Event, barge_in: bool = False) -> str:
+        """A prompt (say, play, tones or pause) is playing; return a key pressed during it.
+
+        `barge_in` is True inside a <Gather>, where a key stops the prompts and becomes
+        the first digit; elsewhere Twilio ignores keys, so return ''.
+        """
         return ""
 
     def begin(self, gather: Gather) -> bool:
@@ -106,6 +139,9 @@ class ScriptedKeypad(Keypad):
         if isinstance(script, str):
             script = script.split(",") if script.strip() else []
         self.script = [s.strip() for s in script]
+        for entry in self.script:
+            if entry != "-" and any(k not in KEYS for k in entry):
+                raise ValueError(f"{entry!r} is not keys: use 0-9 * # per prompt, or - for silence")
         self.pending = []
 
     def begin(self, gather):
@@ -120,26 +156,49 @@ class ScriptedKeypad(Keypad):
 
 
 class FlaskTransport:
-    """Requests go to the app in-process, through Flask's test client."""
+    """Requests go to the app in-process, through Flask's test client.
+
+    The app answers for the origin (scheme, host, port) of the call's first URL only:
+    a URL elsewhere would need a real server, so it is an error, not a silent detour.
+    """
 
     def __init__(self, app):
         self.client = app.test_client()
+        self.origin = None
 
     def request(self, method, url, params, headers):
+        origin = urlsplit(url)[:2]
+        if self.origin is None:
+            self.origin = origin
+        elif origin != self.origin:
+            raise PlayerError(
+                f"{url} is not on {'://'.join(self.origin)}, the app this call runs in-process;"
+                " call a server with --url to follow it"
+            )
         r = self.client.open(url, method=method, data=params or None, headers=headers)
         try:
             return Reply(r.status_code, r.content_type or "", r.get_data())
         finally:
             r.close()
 
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
 
 class HttpTransport:
-    """Requests go over HTTP to a running server."""
+    """Requests go over HTTP to a running server. Close it (or use `with`) when done."""
 
     def __init__(self, timeout=15):
         import requests
 
         self.session = requests.Session()
+        #: Twilio gives up on a webhook after 15 s, too.
         self.timeout = timeout
 
     def request(self, method, url, params, headers):
@@ -149,10 +208,58 @@ class HttpTransport:
             r = self.session.request(
                 method, url, data=params or None, headers=headers, timeout=self.timeout
             )
+        except requests.Timeout:
+            raise PlayerError(f"cannot reach {_host(url)}: no answer within {self.timeout} s") from None
         except requests.RequestException as e:
-            host = urlsplit(url).netloc
-            raise PlayerError(f"cannot reach {host}: {type(e).__name__}") from None
+            raise PlayerError(f"cannot reach {_host(url)}: {_why(e)}") from None
         return Reply(r.status_code, r.headers.get("Content-Type", ""), r.content)
+
+    def close(self):
+        self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _host(url) -> str:
+    parts = urlsplit(url)
+    return parts.netloc or url
+
+
+def _why(e) -> str:
+    """A requests failure in a few words (its own message is a nested repr)."""
+    text = str(e)
+    if "Connection refused" in text or "ConnectionRefused" in text:
+        return "connection refused (is the server running, on that port?)"
+    if "NameResolution" in text or "Name or service not known" in text or "getaddrinfo" in text:
+        return "unknown host name"
+    if "SSL" in text:
+        return "TLS handshake failed"
+    return type(e).__name__
+
+
+def _int(verb, name, default, url, minimum=0):
+    """An integer attribute, or a PlayerError naming it."""
+    raw = verb.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise PlayerError(f"<{verb.tag} {name}=\"{raw}\"> is not a whole number >= {minimum} (in {url})")
+    return value
+
+
+def _method(verb, url) -> str:
+    method = (verb.get("method") or "POST").upper()
+    if method not in ("GET", "POST"):
+        raise PlayerError(f"<{verb.tag} method=\"{verb.get('method')}\">: Twilio only uses GET or POST (in {url})")
+    return method
 
 
 @dataclass
@@ -174,7 +281,7 @@ class Call:
         self.events: list[Event] = []
         self.sid = "CA" + uuid.uuid4().hex
         self.requests = 0
-        self._audio_checked: set[str] = set()
+        self._audio: dict[str, bytes] = {}
 
     # -- what the tests and the CLI read --------------------------------------------------
     def prompts(self) -> list[str | None]:
@@ -202,24 +309,30 @@ class Call:
     # -- playing ----------------------------------------------------------------------
     def run(self) -> "Call":
         method, url, params = "POST", self.url, {}
-        while url is not None:
-            root = self._fetch(method, url, params)
-            method, url, params = self._execute(root, url)
+        try:
+            while url is not None:
+                root = self._fetch(method, url, params)
+                method, url, params = self._execute(root, url)
+        except CallerHangUp:
+            self._emit(Event("gone"))
         return self
 
-    def _emit(self, event: Event) -> str:
+    def _emit(self, event: Event, barge_in: bool = False) -> str:
         self.events.append(event)
         if self.on_event:
             self.on_event(event)
-        if event.kind in ("say", "play"):
-            return self.keypad.heard(event) or ""
+        if event.kind in ("say", "play", "tones", "pause"):
+            return self.keypad.heard(event, barge_in) or ""
         return ""
 
     def _params(self, extra) -> dict:
         return {
-            "CallSid": self.sid, "AccountSid": "AC" + "0" * 32, "From": self.caller,
-            "To": self.line_number, "CallStatus": "in-progress", "Direction": "inbound",
-            "ApiVersion": "2010-04-01", **extra,
+            "CallSid": self.sid, "AccountSid": "AC" + "0" * 32,
+            "From": self.caller, "Caller": self.caller,
+            "To": self.line_number, "Called": self.line_number,
+            # Twilio's first webhook of an incoming call comes while it still rings.
+            "CallStatus": "ringing" if self.requests == 1 else "in-progress",
+            "Direction": "inbound", "ApiVersion": "2010-04-01", **extra,
         }
 
     def _fetch(self, method, url, extra):
@@ -236,10 +349,18 @@ class Call:
                 url, params
             )
         reply = self.transport.request(method, url, params, headers)
+        if reply.status == 403:
+            if self.auth_token:
+                why = "the server refused the signature — is TWILIO_AUTH_TOKEN the same on both sides?"
+            else:
+                why = ("the server refused the request — if it checks signatures, set"
+                       " TWILIO_AUTH_TOKEN to its token")
+            raise PlayerError(f"{method} {url} answered 403: {why}")
         if reply.status != 200:
             raise PlayerError(f"{method} {url} answered HTTP {reply.status}")
-        if not reply.content_type.split(";")[0].strip() in ("text/xml", "application/xml"):
-            raise PlayerError(f"{method} {url} answered {reply.content_type or 'no content type'}, not TwiML")
+        kind = reply.content_type.split(";")[0].strip().lower()
+        if kind not in TWIML_TYPES:
+            raise PlayerError(f"{method} {url} answered {kind or 'no content type'}, not TwiML")
         if self.on_document:
             self.on_document(url, reply.body)
         try:
@@ -254,7 +375,7 @@ class Call:
         """Run a document's verbs; return the next (method, url, params) or url None at the end."""
         for verb in root:
             if verb.tag in ("Say", "Play", "Pause"):
-                self._speak(verb, url)
+                self._speak(verb, url, barge_in=False)
             elif verb.tag == "Gather":
                 nxt = self._gather(verb, url)
                 if nxt:
@@ -263,73 +384,98 @@ class Call:
                 target = (verb.text or "").strip()
                 if not target:
                     raise PlayerError(f"<Redirect> without a URL in {url}")
-                return verb.get("method", "POST").upper(), urljoin(url, target), {}
+                return _method(verb, url), urljoin(url, target), {}
             elif verb.tag == "Hangup":
                 self._emit(Event("hangup"))
                 return None, None, None
             else:
-                raise PlayerError(f"cannot play <{verb.tag}> (from {url})")
+                raise PlayerError(f"cannot play <{verb.tag}> (in {url})")
         self._emit(Event("end"))
         return None, None, None
 
-    def _speak(self, verb, url) -> str:
-        """Play one <Say>/<Play>/<Pause>; return a key pressed during it."""
+    def _speak(self, verb, url, barge_in) -> str:
+        """Play one <Say>/<Play>/<Pause> (all its loops); return a key that barged in."""
+        if verb.tag == "Pause":
+            return self._emit(Event("pause", str(_int(verb, "length", 1, url))), barge_in)
+        loops = _int(verb, "loop", 1, url)
+        loops = min(loops or MAX_LOOPS, MAX_LOOPS)
         if verb.tag == "Say":
-            text = " ".join((verb.text or "").split())
-            return self._emit(Event("say", text, self.catalog.say(text)))
-        if verb.tag == "Play":
-            target = urljoin(url, (verb.text or "").strip())
-            self._check_audio(target)
+            # itertext: SSML tags inside <Say> (<break>, <prosody>...) hold words too.
+            text = " ".join("".join(verb.itertext()).split())
+            if not text:
+                raise PlayerError(f"<Say> without words in {url}")
+            event = Event("say", text, self.catalog.say(text))
+        elif verb.get("digits"):
+            tones = verb.get("digits")
+            if not _TONES.fullmatch(tones):
+                raise PlayerError(f"<Play digits=\"{tones}\">: only 0-9 * # w W are tones (in {url})")
+            event = Event("tones", tones)
+        else:
+            target = (verb.text or "").strip()
+            if not target:
+                raise PlayerError(f"<Play> without a URL or digits in {url}")
+            target = urljoin(url, target)
             pid, text = self.catalog.play(target)
-            return self._emit(Event("play", text, pid, target))
-        self._emit(Event("pause", verb.get("length", "1")))
+            event = Event("play", text, pid, target, self._fetch_audio(target))
+        for _ in range(loops):
+            key = self._emit(Event(event.kind, event.text, event.prompt, event.url, event.audio), barge_in)
+            if key:
+                return key  # barge-in stops the loops too
         return ""
 
-    def _check_audio(self, url):
-        if not self.fetch_audio or url in self._audio_checked:
-            return
-        reply = self.transport.request("GET", url, None, {})
-        if reply.status != 200:
-            raise PlayerError(f"<Play> {url} answered HTTP {reply.status}")
-        self._audio_checked.add(url)
+    def _fetch_audio(self, url) -> bytes | None:
+        """GET a <Play> file as Twilio does (once per URL); a failure ends the call."""
+        if not self.fetch_audio:
+            return None
+        if url not in self._audio:
+            reply = self.transport.request("GET", url, None, {})
+            if reply.status != 200:
+                raise PlayerError(f"<Play> {url} answered HTTP {reply.status}")
+            kind = reply.content_type.split(";")[0].strip().lower()
+            if not kind.startswith("audio/"):
+                raise PlayerError(f"<Play> {url} answered {kind or 'no content type'}, not audio")
+            self._audio[url] = reply.body
+        return self._audio[url]
 
     def _gather(self, verb, url):
-        try:
-            num_digits = int(verb.get("numDigits")) if verb.get("numDigits") else None
-            timeout = int(verb.get("timeout", "5"))
-        except ValueError:
-            raise PlayerError(f"<Gather> with a non-numeric attribute in {url}") from None
-        rules = Gather(num_digits, verb.get("finishOnKey", "#"), timeout)
+        """Run a <Gather>; return the action request, or None to fall through."""
+        if "dtmf" not in (verb.get("input") or "dtmf").split():
+            raise PlayerError(f"<Gather input=\"{verb.get('input')}\"> wants speech; a keypad cannot answer it (in {url})")
+        finish = verb.get("finishOnKey", "#")
+        if len(finish) > 1 or (finish and finish not in KEYS):
+            raise PlayerError(f"<Gather finishOnKey=\"{finish}\"> must be one of 0-9 * # or empty (in {url})")
+        rules = Gather(
+            _int(verb, "numDigits", None, url, minimum=1), finish, _int(verb, "timeout", 5, url)
+        )
+        method = _method(verb, url)
         digits = ""
         for child in verb:
             if child.tag not in ("Say", "Play", "Pause"):
-                raise PlayerError(f"cannot play <{child.tag}> inside <Gather> (from {url})")
-            digits = self._speak(child, url)
+                raise PlayerError(f"cannot play <{child.tag}> inside <Gather> (in {url})")
+            digits = self._speak(child, url, barge_in=True)
             if digits:
                 break  # barge-in: the key stops the prompts
         if not self.keypad.begin(rules):
-            self._emit(Event("gone"))
-            return None, None, None
+            raise CallerHangUp
         finished = ""
         while True:
-            if digits and rules.finish_on_key and digits[-1] in rules.finish_on_key:
+            if digits and rules.finish_on_key and digits[-1] == rules.finish_on_key:
                 finished, digits = digits[-1], digits[:-1]
                 break
             if rules.num_digits and len(digits) >= rules.num_digits:
                 break
             key = self.keypad.key(rules)
             if key is None:
-                break
+                break  # timeout: Twilio submits what it has
             digits += key
         if digits or finished:
             self._emit(Event("keys", digits + finished))
         else:
             self._emit(Event("silence"))
-        # Twilio only calls the action with digits, unless told to call it on empty input.
+        # Twilio calls the action only with digits (a lone finishOnKey is no input),
+        # unless told to call it on empty input too.
         if not digits and verb.get("actionOnEmptyResult", "false").lower() != "true":
             return None  # fall through to the next verb
-        params = {"Digits": digits}
-        if finished:
-            params["FinishedOnKey"] = finished
-        action = urljoin(url, verb.get("action", "") or url)
-        return verb.get("method", "POST").upper(), action, params
+        params = {"Digits": digits, "FinishedOnKey": finished}
+        action = urljoin(url, verb.get("action") or url)
+        return method, action, params

@@ -1,9 +1,15 @@
+import contextlib
 import os
 import shutil
+import socket
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from flask import Flask, Response, abort, request
 from lxml import etree
+from twilio.request_validator import RequestValidator
 
 from ivr import ROOT, create_app
 from ivr.audio import read_manifest
@@ -101,3 +107,108 @@ def walk(app, keys, url="http://localhost/voice", **kw):
 def call(app):
     """call('1,2,-') walks a call through the app (committed audio) and returns it."""
     return lambda keys, **kw: walk(app, keys, **kw)
+
+
+def ulaw_wav(samples: bytes = b"\xff" * 800, rate: int = 8000) -> bytes:
+    """A mono 8-bit μ-law WAV (format tag 7), the phone-network format the line's audio uses.
+
+    Written by hand because the `wave` module only writes PCM.
+    """
+    import struct
+
+    fmt = struct.pack("<HHIIHHH", 7, 1, rate, rate, 1, 8, 0)  # cbSize 0: non-PCM formats carry it
+    fact = struct.pack("<I", len(samples))
+    pad = b"\0" if len(samples) % 2 else b""
+    body = (
+        b"WAVE"
+        + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+        + b"fact" + struct.pack("<I", len(fact)) + fact
+        + b"data" + struct.pack("<I", len(samples)) + samples + pad
+    )
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@contextlib.contextmanager
+def serving(wsgi_app):
+    """Serve `wsgi_app` over real HTTP on a free local port; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    # A short poll interval: shutdown() waits for it, once per test.
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def free_port() -> int:
+    """A local port nothing listens on (it was free a moment ago)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- a tiny TwiML server for player and CLI tests ------------------------------------------
+
+TOKEN = "12345678901234567890123456789012"
+WAV = ulaw_wav()  # 0.1 s of μ-law silence
+
+
+def doc(*verbs) -> str:
+    return '<?xml version="1.0" encoding="UTF-8"?><Response>' + "".join(verbs) + "</Response>"
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str  # with its query string
+    values: dict  # the form of a POST, the query of a GET
+    signed: bool | None  # None when the server has no token
+
+
+class Tiny:
+    """A tiny TwiML server: path -> document (a string, a Response, or a function of the request)."""
+
+    def __init__(self, docs, token=None):
+        self.docs, self.seen = docs, []
+        app = Flask("tiny")
+
+        @app.route("/", defaults={"path": ""}, methods=["GET", "POST"])
+        @app.route("/<path:path>", methods=["GET", "POST"])
+        def serve(path):
+            # The URL exactly as requested: request.url decodes parts of the query.
+            url = request.base_url + ("?" + request.query_string.decode() if request.query_string else "")
+            signed = None
+            # Twilio signs its webhooks, not its fetches of <Play> media.
+            if token and not path.endswith(".wav"):
+                params = request.form.to_dict() if request.method == "POST" else {}
+                signed = RequestValidator(token).validate(
+                    url, params, request.headers.get("X-Twilio-Signature", "")
+                )
+            values = (request.form if request.method == "POST" else request.args).to_dict()
+            self.seen.append(Seen(request.method, request.full_path.rstrip("?"), values, signed))
+            if signed is False:
+                abort(403)
+            found = self.docs.get("/" + path)
+            if found is None:
+                abort(404)
+            if isinstance(found, Response):
+                return found
+            if callable(found):
+                found = found(request)
+            return Response(found, mimetype="text/xml")
+
+        self.app = app
+
+    def call(self, keys="", url="http://localhost/start", keypad=None, **kw):
+        keypad = keypad or ScriptedKeypad(keys)
+        return Call(FlaskTransport(self.app), url=url, keypad=keypad, **kw).run()
+
+    def paths(self):
+        return [(s.method, s.path) for s in self.seen]
+
+

@@ -1,13 +1,30 @@
-"""The `ivr` command, through click's CliRunner."""
+"""The `ivr` command, through click's CliRunner: scripted calls, in-process and over HTTP."""
 
+import pytest
 from click.testing import CliRunner
+from flask import abort, request
+from twilio.request_validator import RequestValidator
 
+from conftest import TOKEN, Tiny, doc, free_port, serving
+from ivr import create_app
 from ivr.cli import cli
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    """Only what a test sets: no developer .env, token or public URL leaks in."""
+    monkeypatch.setattr("dotenv.load_dotenv", lambda *a, **k: False)
+    for name in ("TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL", "IVR_CALL_PLAYER"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def ivr(*args):
+    return CliRunner().invoke(cli, list(args))
 
 
 def test_scripted_call_prints_the_transcript(monkeypatch, no_audio):
     monkeypatch.setenv("IVR_AUDIO_DIR", str(no_audio))
-    result = CliRunner().invoke(cli, ["call", "--keys", "2,5,-"])
+    result = ivr("call", "--keys", "2,5,-")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith("LINE  [welcome] Hola")
@@ -17,10 +34,127 @@ def test_scripted_call_prints_the_transcript(monkeypatch, no_audio):
     assert lines[-1] == "END   the caller hung up"
 
 
+def test_a_call_the_line_ends_exits_0(monkeypatch, no_audio):
+    monkeypatch.setenv("IVR_AUDIO_DIR", str(no_audio))
+    result = ivr("call", "--keys", "1,-,-,-")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "END   the line hung up"
+
+
 def test_broken_content_is_one_readable_line(monkeypatch, tmp_path):
     bad = tmp_path / "content.toml"
     bad.write_text("[prompts.welcome]\n", encoding="utf-8")
     monkeypatch.setenv("IVR_CONTENT", str(bad))
-    result = CliRunner().invoke(cli, ["call", "--keys", "1"])
+    result = ivr("call", "--keys", "1")
     assert result.exit_code == 1
     assert result.output == f"Error: {bad}: prompt 'welcome' has no text\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "give the keys to press with --keys"),  # CliRunner's stdin is no terminal
+    (["--keys", "1,x"], "--keys: 'x' is not keys"),
+    (["--keys", "1", "--url", "localhost:5000"], "--url 'localhost:5000' must look like http://"),
+])
+def test_usage_mistakes_are_named(args, message):
+    result = ivr("call", *args)
+    assert result.exit_code == 2
+    assert f"Error: {message}" in result.output
+
+
+# -- signing in-process ------------------------------------------------------------------
+
+
+def checking(app, token):
+    """`app` refusing, like the real line will, requests whose signature does not match
+    the URL the app sees; returns the list of URLs it accepted."""
+    accepted = []
+
+    @app.before_request
+    def check():
+        url = request.base_url + ("?" + request.query_string.decode() if request.query_string else "")
+        params = request.form.to_dict() if request.method == "POST" else {}
+        if not RequestValidator(token).validate(url, params, request.headers.get("X-Twilio-Signature", "")):
+            abort(403)
+        accepted.append(url)
+
+    return accepted
+
+
+@pytest.mark.parametrize("public, first", [
+    ("", "http://localhost/voice"),
+    ("https://linea.example.co", "https://linea.example.co/voice"),
+])
+def test_in_process_calls_are_signed_for_the_url_the_app_sees(monkeypatch, no_audio, public, first):
+    app = create_app({"TESTING": True, "AUDIO_DIR": str(no_audio), "PUBLIC_BASE_URL": public})
+    accepted = checking(app, TOKEN)
+    monkeypatch.setattr("ivr.cli.make_app", lambda: app)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    result = ivr("call", "--keys", "2,5,-")
+    assert result.exit_code == 0, result.output
+    assert "Paso cinco" in result.output
+    assert accepted[0] == first
+    assert len(accepted) == 4  # answer, 2, 5, silence
+
+
+def test_a_token_mismatch_in_process_is_one_readable_line(monkeypatch, no_audio):
+    app = create_app({"TESTING": True, "AUDIO_DIR": str(no_audio)})
+    checking(app, TOKEN)
+    monkeypatch.setattr("ivr.cli.make_app", lambda: app)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "another-token")
+    result = ivr("call", "--keys", "1")
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: POST http://localhost/voice answered 403: the server refused the signature"
+        " — is TWILIO_AUTH_TOKEN the same on both sides?\n"
+    )
+
+
+# -- --url: a running server over real HTTP ----------------------------------------------
+
+
+def test_url_walks_a_running_server(monkeypatch, no_audio):
+    monkeypatch.setenv("IVR_AUDIO_DIR", str(no_audio))
+    server_app = create_app({"TESTING": True, "AUDIO_DIR": str(no_audio)})
+    with serving(server_app) as base:
+        result = ivr("call", "--url", f"{base}/voice", "--keys", "2,5,3,-")
+    assert result.exit_code == 0, result.output
+    heard = [l.split("]")[0].removeprefix("LINE  [") for l in result.output.splitlines() if l.startswith("LINE")]
+    assert heard == ["welcome", "intro", "menu", "pick", "paso_5", "step_keys", "paso_4", "step_keys",
+                     "still_there", "step_keys"]
+
+
+def test_url_requests_are_signed_when_a_token_is_set(monkeypatch):
+    tiny = Tiny({"/voice": doc('<Gather action="/voice/turn" numDigits="1"/>'),
+                 "/voice/turn": doc("<Hangup/>")}, token=TOKEN)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    with serving(tiny.app) as base:
+        result = ivr("call", "--url", f"{base}/voice", "--keys", "4")
+    assert result.exit_code == 0, result.output
+    assert [s.signed for s in tiny.seen] == [True, True]
+
+
+@pytest.mark.parametrize("served, token, message", [
+    (doc("<Hangup/>"), "wrong", "POST {base}/voice answered 403: the server refused the signature"
+                                " — is TWILIO_AUTH_TOKEN the same on both sides?"),
+    (doc("<Hangup/>"), None, "POST {base}/voice answered 403: the server refused the request"
+                             " — if it checks signatures, set TWILIO_AUTH_TOKEN to its token"),
+    (lambda req: ("boom", 500), TOKEN, "POST {base}/voice answered HTTP 500"),
+    (doc("<Enqueue>q</Enqueue>"), TOKEN, "cannot play <Enqueue> (in {base}/voice)"),
+])
+def test_url_failures_are_one_readable_line(monkeypatch, served, token, message):
+    tiny = Tiny({"/voice": served}, token=TOKEN)
+    if token:
+        monkeypatch.setenv("TWILIO_AUTH_TOKEN", token)
+    with serving(tiny.app) as base:
+        result = ivr("call", "--url", f"{base}/voice", "--keys", "1")
+    assert result.exit_code == 1
+    assert result.output == "Error: " + message.format(base=base) + "\n"
+
+
+def test_an_unreachable_url_is_one_readable_line():
+    port = free_port()
+    result = ivr("call", "--url", f"http://127.0.0.1:{port}/voice", "--keys", "1")
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: cannot reach 127.0.0.1:{port}: connection refused (is the server running, on that port?)\n"
+    )

@@ -1,0 +1,333 @@
+"""The caller at a terminal: `ivr call` without --keys.
+
+`TerminalKeypad` reads single key presses (no Enter), plays each prompt through a local
+audio player when there is one, stops it when a key barges in, and keeps Twilio's
+timeouts in real time. It is the only module that knows about terminals and sound:
+`ivr.player` stays the one TwiML player for the tests and the CLI.
+"""
+
+import hashlib
+import io
+import os
+import select
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+import tty
+import wave
+from pathlib import Path
+
+from .player import KEYS, CallerHangUp, Event, Gather, Keypad
+
+#: Local players that take a file name last, the ones that reach a desktop's sound server
+#: first (aplay talks to ALSA directly, which a running PipeWire/PulseAudio may hold).
+PLAYERS = (
+    ("afplay", ()),  # macOS
+    ("pw-play", ()),  # PipeWire
+    ("paplay", ()),  # PulseAudio
+    ("aplay", ("-q",)),  # ALSA
+    ("ffplay", ("-nodisp", "-autoexit", "-loglevel", "quiet")),
+    ("play", ("-q",)),  # sox
+)
+#: Speaks <Say> words (prompts without an audio file) into a WAV file, in the voice the
+#: offline audio build uses.
+SPEAKER = ("espeak-ng", ("-v", "es-419"))
+#: How fast a voice reads, to wait as long as the words would take when nothing speaks them.
+SAY_CHARS_PER_SECOND = 14
+#: <Play digits>: how long one tone lasts, and the pauses 'w' and 'W' make.
+TONE_SECONDS = {"w": 0.5, "W": 1.0}
+TONE_DEFAULT = 0.2
+#: Bytes that hang up: q, Q, Ctrl-D (Ctrl-C arrives as SIGINT).
+HANG_UP = (b"q", b"Q", b"\x04")
+ESC = b"\x1b"
+#: How often a wait looks at the player and the clock between keys.
+POLL = 0.05
+
+
+def find_player(path=None) -> list[str] | None:
+    """The command of the first local audio player on PATH, or None."""
+    for name, args in PLAYERS:
+        found = shutil.which(name, path=path)
+        if found:
+            return [found, *args]
+    return None
+
+
+def find_speaker(path=None) -> list[str] | None:
+    """The espeak-ng command for <Say> prompts, or None when it is not installed."""
+    name, args = SPEAKER
+    found = shutil.which(name, path=path)
+    return [found, *args] if found else None
+
+
+def describe(player, speaker) -> str:
+    """One line saying how the call will sound."""
+    if not player:
+        return "no audio player found: text only"
+    line = f"audio player: {Path(player[0]).name}"
+    if speaker:
+        line += f"; prompts without audio spoken by {Path(speaker[0]).name} ({speaker[-1]})"
+    return line
+
+
+def _ulaw_sample(byte: int) -> int:
+    """One G.711 μ-law byte as a 16-bit linear sample."""
+    byte = ~byte & 0xFF
+    magnitude = (((byte & 0x0F) << 3) + 0x84) << ((byte >> 4) & 0x07)
+    return 0x84 - magnitude if byte & 0x80 else magnitude - 0x84
+
+
+_ULAW_PCM = [struct.pack("<h", _ulaw_sample(b)) for b in range(256)]
+
+
+def _wav(data: bytes):
+    """(format tag, channels, rate, bits, samples) of a WAV file, or None if it is not one."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    pos, fmt, samples = 12, None, None
+    while pos + 8 <= len(data):
+        chunk, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        body = data[pos + 8:pos + 8 + size]
+        if chunk == b"fmt ":
+            fmt = body
+        elif chunk == b"data":
+            samples = body
+        pos += 8 + size + (size & 1)
+    if fmt is None or samples is None or len(fmt) < 16:
+        return None
+    tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", fmt[:16])
+    if tag == 0xFFFE and len(fmt) >= 26:  # WAVE_FORMAT_EXTENSIBLE names its format inside
+        tag = struct.unpack("<H", fmt[24:26])[0]
+    return tag, channels, rate, bits, samples
+
+
+def playable(data: bytes) -> tuple[bytes, float | None]:
+    """Audio any local player takes, and its length in seconds when known.
+
+    The line's files are μ-law WAV, the phone network's format, which some players (aplay)
+    refuse: those become 16-bit PCM WAV. Other audio passes through as it is.
+    """
+    info = _wav(data)
+    if info is None:
+        return data, None
+    tag, channels, rate, bits, samples = info
+    if not channels or not rate:
+        return data, None
+    if tag == 7 and bits == 8:  # μ-law
+        out = io.BytesIO()
+        with wave.open(out, "wb") as w:
+            w.setnchannels(channels)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            w.writeframes(b"".join(_ULAW_PCM[b] for b in samples))
+        return out.getvalue(), len(samples) / (rate * channels)
+    if bits:
+        return data, len(samples) / (rate * channels * bits / 8)
+    return data, None
+
+
+def _tones_seconds(tones: str) -> float:
+    return sum(TONE_SECONDS.get(t, TONE_DEFAULT) for t in tones)
+
+
+def _warn(message):
+    print(message, file=sys.stderr)
+
+
+class TerminalKeypad(Keypad):
+    """A person at a terminal: keys 0-9 * # as they are pressed, q or Ctrl-C hangs up.
+
+    Use it as a context manager: it puts the terminal in cbreak mode (each key arrives
+    at once, not echoed) and restores it on the way out, whatever happens.
+
+    fd: where keys come from (a terminal; tests pass a pty or a pipe).
+    player: command that plays a file given last, or None for text only.
+    speaker: command that speaks <Say> words into a WAV (espeak-ng), or None to wait the
+      time the words would take. It needs a player.
+    scale: multiplies every wait (tests make Twilio's seconds short).
+    clock: the time source for waits. warn: reports a player that fails.
+    """
+
+    def __init__(self, fd=0, player=None, speaker=None, scale=1.0, clock=time.monotonic, warn=_warn):
+        self.fd = fd
+        self.player = list(player) if player else None
+        self.speaker = list(speaker) if speaker else None
+        self.scale = scale
+        self.clock = clock
+        self.warn = warn
+        #: The last player process started (tests look at how it ended).
+        self.proc = None
+        self._saved = None
+        self._tmp = None
+        self._files = {}
+
+    def __enter__(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="ivr-call-")
+        if os.isatty(self.fd):
+            self._saved = termios.tcgetattr(self.fd)
+            tty.setcbreak(self.fd)
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            if self.proc is not None:
+                self._stop(self.proc)
+        finally:
+            if self._saved is not None:
+                # TCSAFLUSH drops keys typed after the call, so they do not reach the shell.
+                termios.tcsetattr(self.fd, termios.TCSAFLUSH, self._saved)
+                self._saved = None
+            self._tmp.cleanup()
+
+    # -- Keypad ----------------------------------------------------------------------
+    def heard(self, event: Event, barge_in: bool = False) -> str:
+        """Play (or wait out) one prompt; inside a <Gather> a key stops it and is returned."""
+        if event.kind == "pause":
+            return self._wait(float(event.text), None, barge_in)
+        if event.kind == "tones":
+            return self._wait(_tones_seconds(event.text), None, barge_in)
+        seconds, path = len(event.text) / SAY_CHARS_PER_SECOND, None
+        if event.kind == "play" and event.audio is not None:
+            path, length = self._audio_file(event.url or "", event.audio)
+            seconds = length if length is not None else seconds
+        elif event.kind == "say":
+            path = self._speech(event.text)
+        return self._wait(seconds, path, barge_in)
+
+    def key(self, gather: Gather) -> str | None:
+        """The next key within the <Gather>'s timeout, in real (scaled) time."""
+        return self._wait(gather.timeout, None, True) or None
+
+    # -- waiting for keys --------------------------------------------------------------
+    def _wait(self, seconds, path, barge_in) -> str:
+        """Play `path` (or wait `seconds`) unless a key comes first; '' when none did.
+
+        Keys outside a <Gather> are read and dropped, as Twilio drops them; q hangs up
+        everywhere.
+        """
+        deadline = self.clock() + seconds * self.scale
+        proc = self._start(path) if path else None
+        try:
+            while True:
+                if proc is not None and proc.poll() is not None:
+                    if self._failed(proc):
+                        proc = None  # text only from here: wait out the prompt instead
+                        continue
+                    return ""
+                left = deadline - self.clock()
+                if proc is None and left <= 0:
+                    return ""
+                # Short looks, so a player's end (or an injected clock) is seen at once.
+                key = self._read(POLL if proc is not None else min(left, POLL))
+                if key and barge_in:
+                    return key
+        except KeyboardInterrupt:
+            raise CallerHangUp from None
+        finally:
+            if proc is not None:
+                self._stop(proc)
+
+    def _read(self, timeout) -> str | None:
+        """One key pressed within `timeout` seconds, or None (nothing, or not a phone key)."""
+        ready, _, _ = select.select([self.fd], [], [], max(timeout, 0))
+        if not ready:
+            return None
+        byte = os.read(self.fd, 1)
+        if not byte or byte in HANG_UP:
+            raise CallerHangUp
+        if byte == ESC:
+            self._skip_escape()
+            return None
+        key = byte.decode("latin-1")
+        return key if key in KEYS else None
+
+    def _next_byte(self) -> bytes:
+        """The byte that follows at once (part of the same key), or b''."""
+        return os.read(self.fd, 1) if select.select([self.fd], [], [], 0.01)[0] else b""
+
+    def _skip_escape(self):
+        """Drop the rest of an arrow or function key (ESC [ 1 5 ~): not the digits in it."""
+        kind = self._next_byte()
+        if kind == b"[":
+            while (byte := self._next_byte()) and not 0x40 <= byte[0] <= 0x7E:
+                pass
+        elif kind == b"O":
+            self._next_byte()
+
+    # -- sound ---------------------------------------------------------------------------
+    def _audio_file(self, url, data) -> tuple[Path | None, float | None]:
+        """A <Play>'s bytes as a temporary file a player takes, and their length."""
+        if url not in self._files:
+            audio, seconds = playable(data)
+            path = None
+            if self.player:
+                suffix = ".wav" if audio[:4] == b"RIFF" else (Path(url).suffix or ".audio")
+                path = Path(self._tmp.name) / f"play-{len(self._files)}{suffix}"
+                path.write_bytes(audio)
+            self._files[url] = (path, seconds)
+        path, seconds = self._files[url]
+        return (path if self.player else None), seconds
+
+    def _speech(self, text) -> Path | None:
+        """<Say> words spoken into a WAV by the speaker, or None to print them only."""
+        if not (self.speaker and self.player):
+            return None
+        name = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+        out = Path(self._tmp.name) / f"say-{name}.wav"
+        if not out.exists():
+            words = out.with_suffix(".txt")
+            words.write_text(text, encoding="utf-8")
+            try:
+                done = subprocess.run(
+                    [*self.speaker, "-w", str(out), "-f", str(words)],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    timeout=60,
+                )
+                ok = done.returncode == 0 and out.exists()
+            except (OSError, subprocess.TimeoutExpired):
+                ok = False
+            if not ok:
+                self.warn(f"{Path(self.speaker[0]).name} could not speak: <Say> prompts are text only from here")
+                self.speaker = None
+                return None
+        return out
+
+    def _start(self, path):
+        if not self.player:
+            return None
+        try:
+            # The player must not read the terminal: the keys are the caller's.
+            self.proc = subprocess.Popen(
+                [*self.player, str(path)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+        except OSError as e:
+            self.warn(f"cannot run {self.player[0]} ({e.strerror}): text only from here")
+            self.player = None
+            return None
+        return self.proc
+
+    def _failed(self, proc) -> bool:
+        """True (and text only from here) if the player ended in an error of its own."""
+        # A negative code is a signal: Ctrl-C reached the player too, not a player fault.
+        if proc.returncode > 0 and self.player:
+            self.warn(
+                f"{Path(self.player[0]).name} could not play (exit {proc.returncode}): text only from here"
+            )
+            self.player = None
+        return proc.returncode > 0
+
+    @staticmethod
+    def _stop(proc):
+        """End a player that is still playing (barge-in, hang-up) and reap it."""
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

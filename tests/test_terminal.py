@@ -1,0 +1,380 @@
+"""The interactive caller: TerminalKeypad on a pseudo-terminal, and `ivr call` in one.
+
+Players and the speaker are small Python scripts standing in for aplay and espeak-ng:
+they keep a copy of the file they were given and take as long as told, so the tests see
+what would have been heard, and when.
+"""
+
+import hashlib
+import io
+import json
+import os
+import pty
+import struct
+import sys
+import termios
+import threading
+import time
+import wave
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from conftest import WAV, in_ci, serving, ulaw_wav
+from ivr import ROOT, create_app
+from ivr.content import load
+from ivr.player import CallerHangUp, Event, Gather
+from ivr.terminal import TerminalKeypad, describe, find_player, find_speaker, playable
+
+FAKE_PLAYER = """
+import os, shutil, sys, time
+keep, seconds, played = sys.argv[1], float(sys.argv[2]), sys.argv[-1]
+shutil.copy(played, os.path.join(keep, f"{len(os.listdir(keep))}.wav"))
+time.sleep(seconds)
+"""
+FAKE_SPEAKER = """
+import sys, wave
+out, words = sys.argv[sys.argv.index("-w") + 1], sys.argv[sys.argv.index("-f") + 1]
+n = len(open(words, encoding="utf-8").read())
+with wave.open(out, "wb") as w:
+    w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000); w.writeframes(b"\\0\\0" * n)
+"""
+STEP = Gather(None, "#", 2)
+
+
+@pytest.fixture
+def term():
+    """(master, slave) of a pseudo-terminal: the test types on master, the keypad reads slave."""
+    master, slave = pty.openpty()
+    yield master, slave
+    os.close(master)
+    os.close(slave)
+
+
+@pytest.fixture
+def player(tmp_path):
+    """player(seconds) -> (command, folder where each played file is kept, in order)."""
+
+    def make(seconds):
+        script, kept = tmp_path / "fake_player.py", tmp_path / "played"
+        script.write_text(FAKE_PLAYER, encoding="utf-8")
+        kept.mkdir(exist_ok=True)
+        return [sys.executable, str(script), str(kept), str(seconds)], kept
+
+    return make
+
+
+def played(kept) -> list[Path]:
+    return sorted(kept.iterdir(), key=lambda p: int(p.stem))
+
+
+def press_later(fd, keys, after):
+    """Type `keys` on `fd` after `after` seconds, from a thread the test joins."""
+    timer = threading.Timer(after, os.write, (fd, keys))
+    timer.start()
+    return timer
+
+
+def play_event(audio=WAV, text="Paso uno."):
+    return Event("play", text, "paso_1", "http://localhost/audio/paso_1.wav", audio)
+
+
+# -- keys --------------------------------------------------------------------------------
+
+
+def test_keys_are_read_as_pressed_without_enter(term):
+    master, slave = term
+    with TerminalKeypad(slave) as keypad:
+        os.write(master, b"5")
+        assert keypad.key(STEP) == "5"
+        os.write(master, b"*#")
+        assert (keypad.key(STEP), keypad.key(STEP)) == ("*", "#")
+
+
+def test_the_terminal_is_restored_even_when_the_caller_hangs_up(term):
+    master, slave = term
+    before = termios.tcgetattr(slave)
+    with pytest.raises(CallerHangUp):
+        with TerminalKeypad(slave) as keypad:
+            during = termios.tcgetattr(slave)
+            os.write(master, b"q")
+            keypad.key(STEP)
+    assert not during[3] & (termios.ICANON | termios.ECHO)  # cbreak: no Enter, no echo
+    assert termios.tcgetattr(slave) == before
+
+
+def test_only_phone_keys_count(term):
+    master, slave = term
+    with TerminalKeypad(slave) as keypad:
+        # a letter, F5 (ESC [ 1 5 ~, whose digits are not keys), an arrow, a space, then 7
+        os.write(master, b"a\x1b[15~\x1b[A 7")
+        assert keypad.key(STEP) == "7"
+
+
+@pytest.mark.parametrize("byte", [b"q", b"Q", b"\x04"])
+def test_q_and_ctrl_d_hang_up(term, byte):
+    master, slave = term
+    with TerminalKeypad(slave) as keypad, pytest.raises(CallerHangUp):
+        os.write(master, byte)
+        keypad.heard(Event("say", "Hola"), barge_in=False)
+
+
+def test_input_that_ends_hangs_up():
+    read, write = os.pipe()
+    os.close(write)
+    try:
+        with TerminalKeypad(read) as keypad, pytest.raises(CallerHangUp):
+            keypad.key(STEP)
+    finally:
+        os.close(read)
+
+
+def test_a_gather_timeout_passes_in_real_time(term):
+    _, slave = term
+    with TerminalKeypad(slave, scale=0.05) as keypad:
+        start = time.monotonic()
+        assert keypad.key(Gather(None, "#", 2)) is None
+        waited = time.monotonic() - start
+    assert 0.09 <= waited < 1.0
+
+
+def test_waits_follow_the_injected_clock(term):
+    _, slave = term
+    now = [100.0]
+
+    def clock():  # jumps 1 s per look: a 3 s timeout is over after a few looks
+        now[0] += 1.0
+        return now[0]
+
+    with TerminalKeypad(slave, clock=clock) as keypad:
+        start = time.monotonic()
+        assert keypad.key(Gather(None, "#", 3)) is None
+    assert time.monotonic() - start < 0.5
+
+
+# -- prompts, audio and barge-in -----------------------------------------------------------
+
+
+def test_a_key_during_a_prompt_stops_the_player_and_is_the_first_digit(term, player):
+    master, slave = term
+    command, kept = player(5)
+    with TerminalKeypad(slave, player=command) as keypad:
+        timer = press_later(master, b"8", 0.4)
+        start = time.monotonic()
+        key = keypad.heard(play_event(), barge_in=True)
+        waited = time.monotonic() - start
+        timer.join()
+    assert key == "8"
+    assert waited < 3
+    assert keypad.proc.returncode < 0  # stopped by a signal, not played to its end
+    assert len(played(kept)) == 1
+
+
+def test_keys_outside_a_gather_neither_stop_the_prompt_nor_count(term, player):
+    master, slave = term
+    command, _ = player(0.3)
+    with TerminalKeypad(slave, player=command, scale=0.05) as keypad:
+        os.write(master, b"8")
+        start = time.monotonic()
+        assert keypad.heard(play_event(), barge_in=False) == ""
+        assert time.monotonic() - start >= 0.3
+        assert keypad.proc.returncode == 0
+        assert keypad.key(STEP) is None  # the 8 was dropped, as Twilio drops it
+
+
+def test_the_player_gets_the_lines_mulaw_audio_as_pcm_wav(term, player):
+    _, slave = term
+    command, kept = player(0)
+    audio = ulaw_wav(b"\x00\x80\xff" * 100)
+    with TerminalKeypad(slave, player=command) as keypad:
+        assert keypad.heard(play_event(audio), barge_in=True) == ""
+        keypad.heard(play_event(audio), barge_in=True)  # the same URL: the same file
+    files = played(kept)
+    assert len(files) == 2 and files[0].read_bytes() == files[1].read_bytes()
+    with wave.open(str(files[0])) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()) == (1, 2, 8000, 300)
+        assert struct.unpack("<3h", w.readframes(3)) == (-32124, 32124, 0)
+
+
+def test_mulaw_decodes_as_g711_and_other_audio_passes_through():
+    pcm, seconds = playable(ulaw_wav(bytes([0x00, 0x0F, 0x7F, 0x80, 0xFF]), rate=8000))
+    with wave.open(io.BytesIO(pcm)) as w:
+        assert struct.unpack("<5h", w.readframes(5)) == (-32124, -16764, 0, 32124, 0)
+    assert seconds == 5 / 8000
+    assert playable(b"ID3\x04mp3 bytes") == (b"ID3\x04mp3 bytes", None)
+
+
+def test_without_a_player_a_prompt_lasts_as_long_as_its_words_or_its_audio(term):
+    _, slave = term
+    with TerminalKeypad(slave, scale=0.1) as keypad:
+        start = time.monotonic()
+        keypad.heard(Event("say", "x" * 28), barge_in=True)  # 2 s at 14 characters a second
+        said = time.monotonic() - start
+        start = time.monotonic()
+        keypad.heard(play_event(ulaw_wav(b"\xff" * 16000)), barge_in=True)  # 2 s of audio
+        play = time.monotonic() - start
+        start = time.monotonic()
+        keypad.heard(Event("pause", "3"), barge_in=True)
+        pause = time.monotonic() - start
+    assert 0.19 <= said < 0.6
+    assert 0.19 <= play < 0.6
+    assert 0.29 <= pause < 0.7
+
+
+def test_a_key_ends_a_text_only_prompt_too(term):
+    master, slave = term
+    with TerminalKeypad(slave) as keypad:
+        timer = press_later(master, b"0", 0.2)
+        start = time.monotonic()
+        assert keypad.heard(Event("say", "x" * 140), barge_in=True) == "0"  # 10 s of words
+        timer.join()
+    assert time.monotonic() - start < 2
+
+
+def test_a_failing_player_gives_one_note_then_text_only(term):
+    _, slave = term
+    notes = []
+    failing = [sys.executable, "-c", "raise SystemExit(3)"]
+    with TerminalKeypad(slave, player=failing, scale=0.01, warn=notes.append) as keypad:
+        keypad.heard(play_event(), barge_in=True)
+        keypad.heard(play_event(), barge_in=True)
+    assert notes == [f"{Path(sys.executable).name} could not play (exit 3): text only from here"]
+    assert keypad.player is None
+
+
+def test_say_is_spoken_by_the_speaker_and_played(term, player, tmp_path):
+    _, slave = term
+    command, kept = player(0)
+    speaker = tmp_path / "fake_speaker.py"
+    speaker.write_text(FAKE_SPEAKER, encoding="utf-8")
+    with TerminalKeypad(slave, player=command, speaker=[sys.executable, str(speaker)]) as keypad:
+        keypad.heard(Event("say", "Hola, Línea"), barge_in=True)
+    (file,) = played(kept)
+    with wave.open(str(file)) as w:
+        assert (w.getframerate(), w.getnframes()) == (16000, len("Hola, Línea"))
+
+
+def test_espeak_ng_speaks_say_prompts(term, player):
+    if not find_speaker():
+        if in_ci():
+            pytest.fail("espeak-ng is not installed (.ci/run installs it)")
+        pytest.skip("espeak-ng is not installed")
+    _, slave = term
+    command, kept = player(0)
+    with TerminalKeypad(slave, player=command, speaker=find_speaker()) as keypad:
+        keypad.heard(Event("say", "Paso uno."), barge_in=True)
+    (file,) = played(kept)
+    with wave.open(str(file)) as w:
+        assert w.getnframes() > w.getframerate() / 4  # at least a quarter second of speech
+
+
+# -- finding a player --------------------------------------------------------------------
+
+
+def executables(folder, *names):
+    folder.mkdir()
+    for name in names:
+        (folder / name).write_text("#!/bin/sh\n", encoding="utf-8")
+        (folder / name).chmod(0o755)
+    return str(folder)
+
+
+def test_the_first_player_on_path_is_used_and_said(tmp_path):
+    path = executables(tmp_path / "bin", "play", "aplay", "espeak-ng")
+    player, speaker = find_player(path), find_speaker(path)
+    assert player == [str(tmp_path / "bin" / "aplay"), "-q"]
+    assert describe(player, speaker) == "audio player: aplay; prompts without audio spoken by espeak-ng (es-419)"
+    ffplay = find_player(executables(tmp_path / "bin2", "ffplay"))
+    assert ffplay[1:] == ["-nodisp", "-autoexit", "-loglevel", "quiet"]
+
+
+def test_no_player_on_path_means_text_only(tmp_path):
+    path = executables(tmp_path / "bin")
+    assert find_player(path) is None and find_speaker(path) is None
+    assert describe(None, None) == "no audio player found: text only"
+
+
+# -- `ivr call` in a terminal ------------------------------------------------------------
+
+
+def spawn_ivr(tmp_path, *args, **env):
+    """`ivr call ARGS` in a pseudo-terminal, as a person would start it."""
+    ivr = Path(sys.executable).with_name("ivr")
+    assert ivr.exists(), "the ivr command is installed with the package (pip install -e .)"
+    base = {k: v for k, v in os.environ.items() if k != "IVR_CALL_PLAYER"}
+    env = {**base, "TWILIO_AUTH_TOKEN": "", "PUBLIC_BASE_URL": "", **env}
+    return pexpect.spawn(str(ivr), ["call", *args], env=env, cwd=str(tmp_path), encoding="utf-8", timeout=20)
+
+
+@pytest.fixture
+def welcome_audio(tmp_path):
+    """An audio folder where only the welcome has a (current) file: 0.5 s of μ-law."""
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    (folder / "welcome.wav").write_bytes(ulaw_wav(b"\x00\x80" * 2000))
+    say = load(ROOT / "content.toml")["welcome"].say
+    entry = {"file": "welcome.wav", "text_sha256": hashlib.sha256(say.encode()).hexdigest(),
+             "engine": "test", "voice": "none", "duration": 0.5, "text": say}
+    (folder / "manifest.json").write_text(json.dumps({"prompts": {"welcome": entry}}), encoding="utf-8")
+    return folder
+
+
+def test_a_call_in_a_terminal_barges_in_and_hangs_up_with_q(tmp_path, welcome_audio, player):
+    command, kept = player(5)
+    child = spawn_ivr(tmp_path, IVR_AUDIO_DIR=str(welcome_audio), IVR_CALL_PLAYER=" ".join(command))
+    try:
+        child.expect(f"Audio player: {Path(sys.executable).name}")
+        child.expect(r"LINE  \[welcome\] Hola")
+        time.sleep(0.5)  # let the player start (and keep its copy) before the key stops it
+        child.send("2")
+        start = time.monotonic()
+        child.expect("KEYS  2")
+        child.expect(r"LINE  \[pick\]")
+        assert time.monotonic() - start < 3  # the 5 s welcome was cut short
+        child.send("5")
+        child.expect(r"LINE  \[paso_5\] Paso cinco")
+        child.send("q")
+        child.expect("END   the caller hung up")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    with wave.open(str(played(kept)[0])) as w:  # the welcome, fetched in-process, as PCM
+        assert (w.getsampwidth(), w.getnframes()) == (2, 4000)
+
+
+def test_ctrl_c_hangs_up_cleanly_and_no_player_means_text_only(tmp_path, no_audio):
+    # Only the venv on PATH: no player to find.
+    child = spawn_ivr(tmp_path, IVR_AUDIO_DIR=str(no_audio), PATH=str(Path(sys.executable).parent))
+    try:
+        child.expect("No audio player found: text only")
+        child.expect(r"LINE  \[welcome\]")
+        child.sendintr()
+        child.expect("END   the caller hung up")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    assert "Traceback" not in child.before
+
+
+def test_a_call_in_a_terminal_to_a_running_server(tmp_path, welcome_audio, no_audio, player):
+    command, kept = player(0)
+    server = create_app({"TESTING": True, "AUDIO_DIR": str(welcome_audio)})
+    with serving(server) as base:
+        # The caller's own audio folder is empty: the welcome's words and bytes come from the server.
+        child = spawn_ivr(tmp_path, "--url", f"{base}/voice",
+                          IVR_AUDIO_DIR=str(no_audio), IVR_CALL_PLAYER=" ".join(command))
+        try:
+            child.expect(f"Calling {base}/voice \\(the server\\)")
+            child.expect(r"LINE  \[play\] \[audio welcome.wav\]")
+            child.send("1")  # during the prompts that follow: no need to wait for them
+            child.expect(r"LINE  \[paso_1\] Paso uno")
+            child.send("q")
+            child.expect(pexpect.EOF)
+        finally:
+            child.close(force=True)
+    assert child.exitstatus == 0
+    with wave.open(str(played(kept)[0])) as w:
+        assert w.getnframes() == 4000
