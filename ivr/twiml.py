@@ -1,5 +1,6 @@
 """TwiML rendering: a flow Turn becomes a VoiceResponse document."""
 
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import VoiceResponse
@@ -23,6 +24,9 @@ class Renderer:
         self.audio = audio
         self.say_voice = say_voice or None
         self.say_language = say_language
+        # A document depends only on the turn and the base URL, and a call has a few hundred
+        # possible turns: render each once, not on every webhook.
+        self.render = lru_cache(maxsize=4096)(self._render)
 
     def speak(self, node, prompt_id: str, base: str) -> None:
         """Append what says `prompt_id` to `node`: its audio file if current, else <Say>."""
@@ -32,7 +36,7 @@ class Renderer:
         else:
             node.say(self.content[prompt_id].say, voice=self.say_voice, language=self.say_language)
 
-    def render(self, turn: Turn, base: str = "") -> str:
+    def _render(self, turn: Turn, base: str = "") -> str:
         """The TwiML document for `turn`; URLs start with `base` (e.g. a public base URL)."""
         response = VoiceResponse()
         if turn.state is None:
