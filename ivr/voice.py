@@ -1,8 +1,13 @@
 """Twilio's voice webhooks: a thin layer from HTTP to the flow and back as TwiML."""
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
+
+from . import logs
+from .flow import STEP, Turn
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
+bp.before_request(logs.start)
+bp.after_request(logs.finish)
 
 
 def _line():
@@ -20,21 +25,30 @@ def _key() -> str | None:
     return values.get("Digits") or None
 
 
-def _twiml(document: str) -> Response:
-    return Response(document, mimetype="text/xml")
+def _where(turn: Turn) -> str:
+    """Where a turn leaves the call, for the log line: step:4, menu, pick, end or hangup."""
+    if turn.state is None:
+        return "hangup"
+    return f"step:{turn.state.step}" if turn.state.at == STEP else turn.state.at
+
+
+def _reply(turn: Turn, note: str = "") -> Response:
+    line = _line()
+    g.outcome = f"{note}:{_where(turn)}" if note else _where(turn)
+    return Response(line.twiml.render(turn, _base()), mimetype="text/xml")
 
 
 @bp.route("", methods=("GET", "POST"))
 def answer():
     """'A call comes in': welcome and main menu."""
-    line = _line()
-    return _twiml(line.twiml.render(line.flow.start(), _base()))
+    return _reply(_line().flow.start())
 
 
 @bp.route("/turn", methods=("GET", "POST"))
 def turn():
     """A key (or silence) at the point of the call carried in the URL."""
-    line = _line()
-    state = line.flow.parse(request.args)
-    outcome = line.flow.lost() if state is None else line.flow.next(state, _key())
-    return _twiml(line.twiml.render(outcome, _base()))
+    flow = _line().flow
+    state = flow.parse(request.args)
+    if state is None:
+        return _reply(flow.lost(), "lost")
+    return _reply(flow.next(state, _key()))
