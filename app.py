@@ -2,9 +2,10 @@
 
 from ivr import create_app, logs
 from ivr.content import ContentError
+from ivr.security import ConfigError
 
 logs.configure()
 try:
     app = create_app()
-except ContentError as e:
+except (ContentError, ConfigError) as e:
     raise SystemExit(f"error: {e}")

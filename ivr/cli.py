@@ -1,18 +1,31 @@
 """The `ivr` command: try the line, build its audio, serve it."""
 
+import logging
+
 import click
 
 from .content import ContentError
+from .security import ConfigError
 
 
-def make_app():
-    """The app as configured by the environment and .env; a bad content file is a CLI error."""
+def make_app(served=True):
+    """The app as configured by the environment and .env; a bad content file is a CLI error.
+
+    `served` False: the app only answers in-process (`ivr call`), so no webhook is exposed
+    and the warning about unauthenticated ones would only be noise.
+    """
     from . import create_app
 
+    security_log = logging.getLogger("ivr.security")
+    level = security_log.level
+    if not served:
+        security_log.setLevel(logging.ERROR)
     try:
         return create_app()
-    except ContentError as e:
+    except (ContentError, ConfigError) as e:
         raise click.ClickException(str(e)) from None
+    finally:
+        security_log.setLevel(level)
 
 
 @click.group()
@@ -50,7 +63,7 @@ def call(keys, url):
 
     if keys is None:
         raise click.UsageError("give the keys to press with --keys, e.g. --keys 1,2,2,3,-")
-    app = make_app()
+    app = make_app(served=False)
     line = app.extensions["ivr"]
     transport = HttpTransport() if url else FlaskTransport(app)
     the_call = Call(
@@ -59,6 +72,8 @@ def call(keys, url):
         keypad=ScriptedKeypad(keys),
         catalog=Catalog(line.content, read_manifest(line.audio.directory)),
         on_event=print_event,
+        # Signed as Twilio signs, so the line answers with its signature check on.
+        auth_token=app.config["TWILIO_AUTH_TOKEN"] or None,
     )
     try:
         the_call.run()

@@ -2,11 +2,13 @@
 
 from flask import Blueprint, Response, current_app, g, request
 
-from . import logs
+from . import logs, security
 from .flow import STEP, Turn
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
+# In this order: the clock starts before the signature check, so refusals are timed too.
 bp.before_request(logs.start)
+bp.before_request(security.verify)
 bp.after_request(logs.finish)
 
 

@@ -53,6 +53,13 @@ def test_phone_numbers_are_masked_everywhere(app, caplog):
     assert "3001234567" not in caplog.text and "6015550100" not in caplog.text
 
 
+def test_a_refused_request_is_logged_as_refused(client, caplog):
+    caplog.set_level(logging.INFO, "ivr.webhook")
+    client.post("/voice/turn?at=3", data={"CallSid": "CA9", "Digits": "2"})
+    [line] = webhook_lines(caplog)
+    assert fields(line)["outcome"] == "refused" and fields(line)["status"] == "403"
+
+
 @pytest.mark.parametrize(
     "digits",
     ["1\n2", "x" * 10_000, "\u202e\u0000\r\nINFO ivr.webhook: call=CAfake", '"; drop', " "],
