@@ -174,5 +174,5 @@ def test_a_trusted_proxy_count_may_be_text(make_app):
 
 
 def test_every_voice_route_is_checked(client):
-    for path in ("/voice", "/voice/turn?at=1"):
+    for path in ("/voice", "/voice/turn?at=1", "/voice/fallback", "/voice/anything"):
         assert client.post(path, data=CALL).status_code == 403, path
