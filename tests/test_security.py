@@ -1,10 +1,13 @@
 """Only Twilio gets in: signatures, proxies and the public base URL; the audio route's walls."""
 
+import json
 import logging
 
 import pytest
 
-from ivr import create_app
+from ivr import ROOT, create_app
+from ivr.audio import text_hash
+from ivr.content import load
 from ivr.security import ConfigError
 
 from conftest import TOKEN, assert_valid_twiml, sign, twilio_request
@@ -176,3 +179,40 @@ def test_a_trusted_proxy_count_may_be_text(make_app):
 def test_every_voice_route_is_checked(client):
     for path in ("/voice", "/voice/turn?at=1", "/voice/fallback", "/voice/anything"):
         assert client.post(path, data=CALL).status_code == 403, path
+
+
+@pytest.fixture
+def one_file_app(tmp_path):
+    """An app whose audio folder has one current file, a stray file and a secret beside it."""
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    say = load(ROOT / "content.toml")["welcome"].say
+    manifest = {"prompts": {"welcome": {"file": "welcome-1.wav", "text_sha256": text_hash(say),
+                                        "engine": "test"}}}
+    (audio / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    (audio / "welcome-1.wav").write_bytes(b"RIFF-welcome")
+    (audio / "stray.wav").write_bytes(b"RIFF-stray")
+    (tmp_path / "secret.txt").write_text("secret", encoding="utf-8")
+    return create_app({"TESTING": True, "AUDIO_DIR": str(audio), "TWILIO_AUTH_TOKEN": TOKEN})
+
+
+def test_audio_route_serves_the_manifest_files(one_file_app):
+    with one_file_app.test_client().get("/audio/welcome-1.wav") as r:
+        assert r.status_code == 200 and r.data == b"RIFF-welcome"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/audio/../content.toml", "/audio/..%2fcontent.toml", "/audio/%2e%2e/app.py",
+        "/audio/%2e%2e%2fapp.py", "/audio/..%5capp.py", "/audio//etc/passwd",
+        "/audio/%2fetc%2fpasswd", "/audio/manifest.json", "/audio/nope.wav", "/audio/.gitkeep",
+        "/audio/%00.wav", "/audio/" + "a" * 5000, "/audio/stray.wav", "/audio/../secret.txt",
+        "/audio/..%2fsecret.txt", "/audio/%2e%2e%2fsecret.txt", "/audio/welcome-1.wav/",
+        "/audio/./welcome-1.wav", "/audio/" + str(ROOT / "content.toml"),
+    ],
+)
+def test_audio_route_serves_nothing_outside_the_manifest(one_file_app, path):
+    with one_file_app.test_client().get(path) as r:
+        assert r.status_code == 404
+        assert not [m for m in (b"RIFF", b"secret", b"[prompts", b"create_app") if m in r.data]
