@@ -84,8 +84,9 @@ def create_app(test_config=None):
 
     security.init_app(app)
 
-    from . import audio as audio_routes, voice
+    from . import audio as audio_routes, health, voice
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(audio_routes.bp)
+    app.register_blueprint(health.bp)
     return app

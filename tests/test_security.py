@@ -181,6 +181,19 @@ def test_every_voice_route_is_checked(client):
         assert client.post(path, data=CALL).status_code == 403, path
 
 
+def test_health_needs_no_signature_and_reports_what_is_loaded(client, app):
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    line = app.extensions["ivr"]
+    assert r.json == {
+        "status": "ok",
+        "content": {"path": str(line.content.path), "prompts": len(line.content.prompts),
+                    "steps": 8},
+        "audio": line.audio.summary(),
+    }
+    assert r.json["audio"]["prompts"] == len(line.content.prompts)
+
+
 @pytest.fixture
 def one_file_app(tmp_path):
     """An app whose audio folder has one current file, a stray file and a secret beside it."""
