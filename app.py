@@ -1,9 +1,11 @@
 """Entry point for `flask --app app run` and `gunicorn app:app`."""
 
-from ivr import create_app
+from ivr import create_app, logs
 from ivr.content import ContentError
+from ivr.security import ConfigError
 
+logs.configure()
 try:
     app = create_app()
-except ContentError as e:
+except (ContentError, ConfigError) as e:
     raise SystemExit(f"error: {e}")

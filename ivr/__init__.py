@@ -5,9 +5,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask
+from flask import Config, Flask
+from twilio.request_validator import RequestValidator
 
-from . import content as content_mod
+from . import content as content_mod, security
 from .audio import AudioStore
 from .flow import Flow
 from .twiml import Renderer
@@ -26,6 +27,25 @@ class Line:
     flow: Flow
     audio: AudioStore
     twiml: Renderer
+    #: Checks X-Twilio-Signature; None when no auth token is set (local use only).
+    validator: RequestValidator | None
+
+
+#: Settings read from the environment under their own names (the others are IVR_<NAME>).
+ENVIRONMENT = ("TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL")
+
+
+def environment_config() -> Config:
+    """The settings the environment and .env give, as create_app reads them."""
+    from dotenv import load_dotenv
+
+    load_dotenv()
+    config = Config(str(ROOT))
+    config.from_prefixed_env("IVR")
+    for name in ENVIRONMENT:
+        if os.environ.get(name):
+            config[name] = os.environ[name]
+    return config
 
 
 def create_app(test_config=None):
@@ -37,20 +57,16 @@ def create_app(test_config=None):
         SAY_VOICE="Polly.Mia",
         SAY_LANGUAGE="es-MX",
         PUBLIC_BASE_URL="",
-        TWILIO_AUTH_TOKEN=None,
+        TWILIO_AUTH_TOKEN="",
+        TWILIO_ACCOUNT_SID="",
+        TRUSTED_PROXIES=0,
+        # Twilio's webhook bodies are a few KB. The body must be read before its signature can
+        # be checked, so an unsigned sender could otherwise make a worker hold any amount.
+        MAX_CONTENT_LENGTH=64 * 1024,
         # The browser phone (/phone): on for local runs; `ivr serve` turns it off.
         WEB_PHONE=True,
     )
-    if test_config is None:
-        from dotenv import load_dotenv
-
-        load_dotenv()
-        app.config.from_prefixed_env("IVR")
-        for name in ("PUBLIC_BASE_URL", "TWILIO_AUTH_TOKEN"):
-            if os.environ.get(name):
-                app.config[name] = os.environ[name]
-    else:
-        app.config.from_mapping(test_config)
+    app.config.from_mapping(environment_config() if test_config is None else test_config)
 
     content = content_mod.load(app.config["CONTENT"])
     audio = AudioStore(app.config["AUDIO_DIR"], content)
@@ -59,6 +75,7 @@ def create_app(test_config=None):
         flow=Flow(content.steps),
         audio=audio,
         twiml=Renderer(content, audio, app.config["SAY_VOICE"], app.config["SAY_LANGUAGE"]),
+        validator=security.validator(app.config["TWILIO_AUTH_TOKEN"]),
     )
     s = audio.summary()
     app.logger.info(
@@ -67,10 +84,13 @@ def create_app(test_config=None):
         ", ".join(s["engines"]) or "no engine", len(s["missing"]), len(s["stale"]),
     )
 
-    from . import audio as audio_routes, voice
+    security.init_app(app)
+
+    from . import audio as audio_routes, health, voice
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(audio_routes.bp)
+    app.register_blueprint(health.bp)
     if app.config["WEB_PHONE"]:
         from . import phone
 

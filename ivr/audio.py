@@ -80,7 +80,8 @@ def read_manifest(directory: Path) -> dict:
     return data
 
 
-@bp.route("/<path:name>")
+# merge_slashes off: '/audio//etc/passwd' is an unknown name (404), not a redirect elsewhere.
+@bp.route("/<path:name>", merge_slashes=False)
 def file(name):
     """Serve a prompt's audio; anything the manifest does not list is 404."""
     store = current_app.extensions["ivr"].audio

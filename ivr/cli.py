@@ -1,5 +1,6 @@
 """The `ivr` command: try the line, build its audio, serve it."""
 
+import logging
 import os
 import shlex
 import shutil
@@ -9,16 +10,31 @@ from urllib.parse import urlsplit
 import click
 
 from .content import ContentError
+from .security import ConfigError
+
+#: More workers than this only add memory: each call turn is a millisecond of CPU.
+MAX_WORKERS = 8
 
 
-def make_app():
-    """The app as configured by the environment and .env; a bad content file is a CLI error."""
+def make_app(served=True, config=None):
+    """The app as configured by the environment and .env (or `config`, read from them);
+    a bad content file is a CLI error.
+
+    `served` False: the app only answers in-process (`ivr call`), so no webhook is exposed
+    and the warning about unauthenticated ones would only be noise.
+    """
     from . import create_app
 
+    security_log = logging.getLogger("ivr.security")
+    level = security_log.level
+    if not served:
+        security_log.setLevel(logging.ERROR)
     try:
-        return create_app()
-    except ContentError as e:
+        return create_app(config)
+    except (ContentError, ConfigError) as e:
         raise click.ClickException(str(e)) from None
+    finally:
+        security_log.setLevel(level)
 
 
 @click.group()
@@ -102,9 +118,10 @@ def call(keys, url, player):
     if interactive:
         sound, speaker = audio_commands(player)
 
-    app = make_app()  # also loads .env, where TWILIO_AUTH_TOKEN may be
+    app = make_app(served=False)  # also loads .env, where TWILIO_AUTH_TOKEN may be
     line = app.extensions["ivr"]
-    token = os.environ.get("TWILIO_AUTH_TOKEN") or None
+    # Signed as Twilio signs, so the line answers with its signature check on.
+    token = app.config["TWILIO_AUTH_TOKEN"] or None
     start = url or in_process_url(app)
 
     if interactive:
@@ -157,7 +174,7 @@ def audio_build(engine, tld, force):
     """Make one telephone-ready WAV per prompt; only what changed is remade."""
     from . import build, tts
 
-    app = make_app()
+    app = make_app(served=False)
     line = app.extensions["ivr"]
     speaker = tts.GTTSEngine(tld=tld) if engine == "gtts" else tts.EspeakEngine()
     todo = build.plan(line.content, line.audio.directory, speaker, force)
@@ -188,7 +205,7 @@ def audio_check():
     """List prompts whose audio is missing or made for other words; exit 1 if any."""
     from . import build
 
-    app = make_app()
+    app = make_app(served=False)
     line = app.extensions["ivr"]
     problems = build.check(line.content, line.audio.directory)
     for pid, problem, engine in problems:
@@ -200,3 +217,68 @@ def audio_check():
     )
     if problems:
         raise SystemExit(1)
+
+
+def default_workers() -> int:
+    """gunicorn's rule of thumb, 2 x cores + 1, capped."""
+    return min(2 * (os.cpu_count() or 1) + 1, MAX_WORKERS)
+
+
+def server(app, options):
+    """A gunicorn server for `app`, built once here (not imported by each worker)."""
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self):
+            for name, setting in options.items():
+                self.cfg.set(name, setting)
+            # gunicorn 25+ opens a control socket in ~/.gunicorn, shared by every server of the
+            # user; the line needs none, and two lines on one machine would fight over it.
+            if "control_socket_disable" in self.cfg.settings:
+                self.cfg.set("control_socket_disable", True)
+
+        def load(self):
+            return app
+
+    return Server()
+
+
+@cli.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, envvar="PORT",
+              show_default="$PORT or 8000", help="Port to listen on.")
+@click.option("--workers", type=click.IntRange(min=1), default=default_workers,
+              envvar="WEB_CONCURRENCY", show_default="$WEB_CONCURRENCY or 2 x cores + 1, at most 8",
+              help="gunicorn worker processes.")
+@click.option("--insecure", is_flag=True,
+              help="Serve without TWILIO_AUTH_TOKEN: anyone can then call the webhooks.")
+def serve(host, port, workers, insecure):
+    """Serve the line to Twilio with gunicorn (the production command).
+
+    The web phone (/phone) is off here unless IVR_WEB_PHONE=1.
+    """
+    from . import environment_config, logs
+
+    config = environment_config()
+    # Checked before anything starts, so the refusal is the one line the operator sees.
+    if not config.get("TWILIO_AUTH_TOKEN") and not insecure:
+        raise click.ClickException(
+            "TWILIO_AUTH_TOKEN is not set, so anyone could call the line's webhooks; "
+            "set it (environment or .env), or pass --insecure to serve without it"
+        )
+    logs.configure()  # the webhook lines are INFO
+    # The browser phone is for trying the line, not for the public: off unless asked for.
+    config.setdefault("WEB_PHONE", False)
+    app = make_app(config=config)
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    server(app, {
+        "bind": bind,
+        "workers": workers,
+        # Twilio waits 15 s for TwiML; a worker stuck longer than that is better restarted.
+        "timeout": 20,
+        # Which forwarded headers count is decided in one place, IVR_TRUSTED_PROXIES (ProxyFix):
+        # gunicorn's own trust of X-Forwarded-Proto from 127.0.0.1 would be a second, hidden one.
+        "forwarded_allow_ips": "",
+        # No access log: a GET webhook's URL holds the caller's number; ivr.webhook masks it.
+        "accesslog": None,
+    }).run()

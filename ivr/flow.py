@@ -84,6 +84,19 @@ class Flow:
         """Recover from a state we cannot trust: apologise and offer the menu."""
         return Turn(("sorry", "menu"), State(MENU))
 
+    def failed(self, query: Mapping[str, str]) -> Turn:
+        """Something broke on our side during the turn whose URL held `query`: apologise and
+        offer the menu.
+
+        The failure counts as a silence, so a line that keeps failing ends the call after a
+        few turns (with the apology and goodbye) instead of apologising forever.
+        """
+        s = query.get("s", "0")
+        silences = (int(s) if _COUNT.fullmatch(s) else 0) + 1
+        if silences >= self.max_silences:
+            return Turn(("sorry", "goodbye"), None)
+        return Turn(("sorry", "menu"), State(MENU, silences=silences))
+
     def parse(self, query: Mapping[str, str]) -> State | None:
         """The state carried in a webhook URL, or None if it is not one we issue."""
         at = query.get("at", "")

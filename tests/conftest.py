@@ -5,6 +5,7 @@ import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from flask import Flask, Response, abort, request
@@ -16,6 +17,9 @@ from ivr.audio import read_manifest
 from ivr.player import Call, Catalog, FlaskTransport, ScriptedKeypad
 
 SCHEMA_DIR = Path(__file__).parent / "twiml-schema"
+
+#: The auth token of the test apps: tests run with signature validation on, as production does.
+TOKEN = "test-token"
 
 
 class _LocalXmlXsd(etree.Resolver):
@@ -66,17 +70,40 @@ def audio_dir(tmp_path):
 
 @pytest.fixture
 def app(audio_dir):
-    return create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir)})
+    return create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir), "TWILIO_AUTH_TOKEN": TOKEN})
 
 
 @pytest.fixture
 def say_app(no_audio):
-    return create_app({"TESTING": True, "AUDIO_DIR": str(no_audio)})
+    return create_app({"TESTING": True, "AUDIO_DIR": str(no_audio), "TWILIO_AUTH_TOKEN": TOKEN})
 
 
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+def sign(url, params=None, token=TOKEN):
+    """The X-Twilio-Signature Twilio sends for `url` and the POST `params`."""
+    return RequestValidator(token).compute_signature(url, params or {})
+
+
+def twilio_request(client, method, path, data=None, *, signed_for=None, token=TOKEN,
+                   headers=None, base_url="http://localhost"):
+    """Send `path` the way Twilio does: a GET's data goes in the query, and the request is
+    signed for `signed_for` (default: the very URL requested, as the app sees it)."""
+    if method == "GET" and data:
+        path += ("&" if "?" in path else "?") + urlencode(data)
+        data = None
+    url = (signed_for or base_url) + path
+    headers = {"X-Twilio-Signature": sign(url, data, token), **(headers or {})}
+    return client.open(path, method=method, data=data, headers=headers, base_url=base_url)
+
+
+@pytest.fixture
+def signed(client):
+    """signed('POST', '/voice/turn?at=1', {'Digits': '2'}): a request as Twilio signs it."""
+    return lambda method, path, data=None, **kw: twilio_request(client, method, path, data, **kw)
 
 
 @pytest.fixture
@@ -90,8 +117,12 @@ def content(app):
 
 
 def walk(app, keys, url="http://localhost/voice", **kw):
-    """Play a whole call against `app` with scripted keys; every document must validate."""
+    """Play a whole call against `app` with scripted keys; every document must validate.
+
+    Requests are signed with the app's auth token, as Twilio signs them.
+    """
     line = app.extensions["ivr"]
+    kw.setdefault("auth_token", app.config["TWILIO_AUTH_TOKEN"] or None)
     call = Call(
         FlaskTransport(app),
         url=url,
@@ -154,7 +185,6 @@ def free_port() -> int:
 
 # -- a tiny TwiML server for player and CLI tests ------------------------------------------
 
-TOKEN = "12345678901234567890123456789012"
 WAV = ulaw_wav()  # 0.1 s of μ-law silence
 
 

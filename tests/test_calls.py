@@ -14,8 +14,8 @@ def step(n):
 
 
 @pytest.mark.parametrize("method", ["POST", "GET"])
-def test_incoming_call_gets_welcome_and_menu_in_one_gather(client, content, method):
-    r = client.open("/voice", method=method, data={"CallSid": "CA1", "From": "+57300"})
+def test_incoming_call_gets_welcome_and_menu_in_one_gather(signed, method):
+    r = signed(method, "/voice", {"CallSid": "CA1", "From": "+57300"})
     assert r.status_code == 200
     assert r.mimetype == "text/xml"
     doc = assert_valid_twiml(r.data)
@@ -146,8 +146,8 @@ def test_prompts_are_played_from_audio_when_present_else_said(app, say_app):
     "url",
     ["/voice/turn", "/voice/turn?at=42", "/voice/turn?at=-1&s=x", "/voice/turn?at=menu&w=99"],
 )
-def test_tampered_state_gets_an_apology_and_the_menu(client, url):
-    r = client.post(url, data={"Digits": "1"})
+def test_tampered_state_gets_an_apology_and_the_menu(signed, url):
+    r = signed("POST", url, {"Digits": "1"})
     assert r.status_code == 200
     doc = assert_valid_twiml(r.data)
     assert doc[0].tag == "Gather"

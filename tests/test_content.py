@@ -9,6 +9,8 @@ import pytest
 from ivr import ROOT, create_app
 from ivr.content import ContentError, load
 
+from conftest import TOKEN, twilio_request
+
 SEED = (Path(__file__).parent / "data" / "seed.txt").read_text(encoding="utf-8")
 
 #: The only readings the spoken text may change, each checked by a person once.
@@ -137,6 +139,7 @@ def test_app_refuses_to_start_on_broken_content(tmp_path, no_audio):
 
 def test_a_changed_word_is_what_the_caller_hears(tmp_path, no_audio):
     path = write(tmp_path, valid_toml().replace("¡Hasta pronto!", "¡Chau, chau!"))
-    app = create_app({"TESTING": True, "CONTENT": str(path), "AUDIO_DIR": str(no_audio)})
-    r = app.test_client().post("/voice/turn?at=end")
+    app = create_app({"TESTING": True, "CONTENT": str(path), "AUDIO_DIR": str(no_audio),
+                      "TWILIO_AUTH_TOKEN": TOKEN})
+    r = twilio_request(app.test_client(), "POST", "/voice/turn?at=end")
     assert "¡Chau, chau!" in r.get_data(as_text=True)

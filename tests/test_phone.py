@@ -35,6 +35,34 @@ def test_page_has_keypad_call_buttons_and_a_live_transcript(client):
     assert pid["prompt"] == "paso_1" and "www.alcanos.com.co" in pid["text"]
 
 
+def test_page_never_holds_the_auth_token_but_a_pass_the_webhooks_accept(client, app):
+    html = client.get("/phone").get_data(as_text=True)
+    assert app.config["TWILIO_AUTH_TOKEN"] not in html
+    config = page_config(html)
+    assert config["pass"] and config["header"] == "X-Web-Phone"
+    r = client.post("/voice", data={"CallSid": "CAweb"}, headers={"X-Web-Phone": config["pass"]})
+    assert r.status_code == 200 and r.mimetype == "text/xml"
+
+
+@pytest.mark.parametrize("value", ["", "forged", "eyJ3ZWItcGhvbmUiOjF9.x.y"])
+def test_webhooks_refuse_a_missing_or_forged_pass(client, value):
+    headers = {"X-Web-Phone": value} if value else {}
+    assert client.post("/voice", data={"CallSid": "CAweb"}, headers=headers).status_code == 403
+
+
+def test_a_pass_from_another_line_is_refused(client, audio_dir):
+    other = create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir), "TWILIO_AUTH_TOKEN": "other"})
+    foreign = page_config(other.test_client().get("/phone").get_data(as_text=True))["pass"]
+    assert client.post("/voice", headers={"X-Web-Phone": foreign}).status_code == 403
+
+
+def test_pass_is_worthless_once_the_web_phone_is_off(app, audio_dir):
+    issued = page_config(app.test_client().get("/phone").get_data(as_text=True))["pass"]
+    off = create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir), "WEB_PHONE": False,
+                      "TWILIO_AUTH_TOKEN": app.config["TWILIO_AUTH_TOKEN"]})
+    assert off.test_client().post("/voice", headers={"X-Web-Phone": issued}).status_code == 403
+
+
 def test_web_phone_can_be_switched_off(audio_dir):
     app = create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir), "WEB_PHONE": False})
     client = app.test_client()

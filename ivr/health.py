@@ -1,0 +1,20 @@
+"""GET /healthz: what the line loaded, for load balancers and whoever deploys it."""
+
+from flask import Blueprint, current_app
+
+bp = Blueprint("health", __name__)
+
+
+@bp.route("/healthz")
+def healthz():
+    """The content and audio this worker answers calls with; 200 means it can take calls."""
+    line = current_app.extensions["ivr"]
+    return {
+        "status": "ok",
+        "content": {
+            "path": str(line.content.path),
+            "prompts": len(line.content.prompts),
+            "steps": line.content.steps,
+        },
+        "audio": line.audio.summary(),
+    }

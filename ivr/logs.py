@@ -1,0 +1,98 @@
+"""One structured line per webhook: the call, where it was, the key, what it got, how long.
+
+    call=CA12… from=+********4567 to=+********0100 route=turn state=at=3,s=1 input=2
+    outcome=step:4 status=200 ms=1.2
+
+Everything in it comes from the caller or the network, so values are cut short and quoted
+when unusual (one line per webhook, whatever is sent), and phone numbers are masked.
+"""
+
+import json
+import logging
+import re
+from time import perf_counter
+
+from flask import g, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("ivr.webhook")
+
+#: Values written as they are; anything else is JSON-quoted so it cannot break the line.
+_PLAIN = re.compile(r"[\w.:+*#@/,=-]+", re.ASCII)
+LIMIT = 40
+#: The call state in the URL (see flow.State.query): all of the query worth logging, since a
+#: GET webhook's query also carries the caller's number.
+STATE_KEYS = ("at", "s", "w")
+
+
+def configure() -> None:
+    """Send INFO and up to stderr, one line each, for the commands that run the line.
+
+    Called before create_app, so Flask adds no second handler of its own.
+    """
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def value(v, limit: int = LIMIT) -> str:
+    """`v` safe for a key=value log line: short, one line, quoted if unusual; '-' if empty."""
+    if v is None or v == "":
+        return "-"
+    v = str(v)
+    if len(v) > limit:
+        v = v[:limit] + "..."
+    return v if _PLAIN.fullmatch(v) else json.dumps(v)
+
+
+def mask(number) -> str:
+    """A phone number (or client name) with all but its last 4 characters hidden."""
+    if not number:
+        return "-"
+    number = str(number)
+    plus = "+" if number.startswith("+") else ""
+    rest = number[len(plus):]
+    shown = rest[-4:] if len(rest) > 4 else ""
+    return value(plus + "*" * min(len(rest) - len(shown), 12) + shown)
+
+
+def params():
+    """Twilio's parameters: the form of a POST, the query of a GET ({} if unreadable)."""
+    try:
+        return request.form if request.method == "POST" else request.args
+    except HTTPException:
+        return {}
+
+
+def call_sid() -> str:
+    return value(params().get("CallSid"))
+
+
+def start() -> None:
+    """before_request: start the clock."""
+    g.started = perf_counter()
+
+
+def finish(response):
+    """after_request: write the webhook's line. A log line never fails a call."""
+    try:
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s", line(response.status_code))
+    except Exception:
+        log.exception("cannot write the webhook log line")
+    return response
+
+
+def line(status: int) -> str:
+    """The webhook's log line, as the module docstring shows it."""
+    ms = (perf_counter() - g.get("started", perf_counter())) * 1000
+    values = params()
+    args = request.args
+    state = ",".join(f"{k}={args[k]}" for k in STATE_KEYS if k in args)
+    route = (request.endpoint or "").rpartition(".")[2]
+    return (
+        f"call={value(values.get('CallSid'))} from={mask(values.get('From'))} "
+        f"to={mask(values.get('To'))} route={value(route)} state={value(state)} "
+        f"input={value(values.get('Digits'))} outcome={value(g.get('outcome'))} "
+        f"status={status} ms={ms:.1f}"
+    )

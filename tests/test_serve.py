@@ -1,0 +1,190 @@
+"""`ivr serve`: the production command refuses to run open, and serves the line over HTTP."""
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from click.testing import CliRunner
+from flask import Flask
+
+from ivr import cli as cli_mod
+from ivr.player import Call, FlaskTransport, HttpTransport, ScriptedKeypad
+
+from conftest import TOKEN, assert_valid_twiml
+
+
+@pytest.fixture
+def env(monkeypatch, no_audio):
+    """A clean environment for the command: no token (an empty one also hides any .env)."""
+    for name in list(os.environ):
+        if name.startswith("IVR_") or name in ("PORT", "WEB_CONCURRENCY", "PUBLIC_BASE_URL"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "")
+    monkeypatch.setenv("IVR_AUDIO_DIR", str(no_audio))
+    return monkeypatch
+
+
+@pytest.fixture
+def served(monkeypatch):
+    """Stand-in for gunicorn: records what would be served instead of serving it."""
+    runs = []
+
+    class Fake:
+        def __init__(self, app, options):
+            self.app, self.options = app, options
+
+        def run(self):
+            runs.append(self)
+
+    monkeypatch.setattr(cli_mod, "server", Fake)
+    return runs
+
+
+def test_refuses_to_serve_without_a_token(env, served):
+    result = CliRunner().invoke(cli_mod.cli, ["serve"])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    assert result.output.startswith("Error: TWILIO_AUTH_TOKEN is not set")
+    assert "--insecure" in result.output
+    assert served == []
+
+
+def test_insecure_serves_without_a_token_and_says_so(env, served, caplog):
+    result = CliRunner().invoke(cli_mod.cli, ["serve", "--insecure"])
+    assert result.exit_code == 0, result.output
+    [run] = served
+    assert isinstance(run.app, Flask) and run.app.extensions["ivr"].validator is None
+    assert run.options["bind"] == "0.0.0.0:8000"
+    assert run.options["workers"] == cli_mod.default_workers()
+    assert any(r.levelno == logging.WARNING and "NOT authenticated" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_serves_with_a_token_on_the_given_address(env, served):
+    env.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    env.setenv("PORT", "5123")
+    result = CliRunner().invoke(cli_mod.cli, ["serve", "--host", "::", "--workers", "3"])
+    assert result.exit_code == 0, result.output
+    [run] = served
+    assert run.options["bind"] == "[::]:5123"
+    assert run.options["workers"] == 3
+    assert run.options["forwarded_allow_ips"] == ""
+    assert run.app.extensions["ivr"].validator is not None
+
+
+@pytest.mark.parametrize(("setting", "on"), [(None, False), ("1", True), ("0", False)])
+def test_web_phone_is_off_under_serve_unless_asked_for(env, served, setting, on):
+    env.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    if setting is not None:
+        env.setenv("IVR_WEB_PHONE", setting)
+    result = CliRunner().invoke(cli_mod.cli, ["serve"])
+    assert result.exit_code == 0, result.output
+    [run] = served
+    assert run.app.test_client().get("/phone").status_code == (200 if on else 404)
+
+
+def test_the_served_app_checks_signatures(env, served):
+    env.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    CliRunner().invoke(cli_mod.cli, ["serve"])
+    client = served[0].app.test_client()
+    assert client.post("/voice").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("setting", "problem"),
+    [("IVR_TRUSTED_PROXIES", "IVR_TRUSTED_PROXIES must be the number of proxies"),
+     ("IVR_CONTENT", "no such file")],
+)
+def test_bad_settings_are_one_readable_line(env, served, tmp_path, setting, problem):
+    env.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    env.setenv(setting, str(tmp_path / "nope"))
+    result = CliRunner().invoke(cli_mod.cli, ["serve"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ") and result.output.count("\n") == 1
+    assert problem in result.output
+    assert served == []
+
+
+def test_default_workers_follow_the_cores(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert cli_mod.default_workers() == 5
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert cli_mod.default_workers() == cli_mod.MAX_WORKERS
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert cli_mod.default_workers() == 3
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def serve(tmp_path, no_audio):
+    """serve(token, *args): run `ivr serve` for real on a free port; yields its base URL."""
+    procs = []
+
+    def start(token, *args):
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
+        env.update(TWILIO_AUTH_TOKEN=token, PUBLIC_BASE_URL="", IVR_AUDIO_DIR=str(no_audio))
+        log = open(tmp_path / f"serve-{port}.log", "w+b")
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from ivr.cli import cli; cli()", "serve", "--host",
+             "127.0.0.1", "--port", str(port), "--workers", "1", *args],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        procs.append((proc, log))
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                    return base, log
+            except requests.ConnectionError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                pytest.fail(f"ivr serve did not start:\n{log.read().decode()}")
+            time.sleep(0.1)
+
+    yield start
+    for proc, log in procs:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_insecure_serve_answers_a_call_over_http(serve):
+    base, _ = serve("", "--insecure")
+    r = requests.post(base + "/voice", data={"CallSid": "CA1"}, timeout=5)
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("text/xml")
+    doc = assert_valid_twiml(r.content)
+    assert doc[0].tag == "Gather"
+
+
+def test_serve_takes_a_signed_call_refuses_others_and_logs_it_masked(serve):
+    base, log = serve(TOKEN)
+    assert requests.post(base + "/voice", data={"CallSid": "CA1"}, timeout=5).status_code == 403
+    call = Call(HttpTransport(), url=base + "/voice", keypad=ScriptedKeypad("1,2,-"),
+                auth_token=TOKEN, caller="+573001234567",
+                on_document=lambda url, body: assert_valid_twiml(body))
+    call.run()
+    assert call.requests == 4 and call.ended_by == "gone"
+    time.sleep(0.2)  # let the worker flush its log lines
+    log.seek(0)
+    text = log.read().decode()
+    assert f"call={call.sid} from=+********4567" in text
+    assert "outcome=step:2" in text and "refused POST" in text
+    assert "3001234567" not in text and TOKEN not in text
