@@ -87,11 +87,14 @@ def write_lua(path: Path, method: str, requests) -> None:
     path.write_text(LUA % {"requests": "\n".join(lines)})
 
 
-def start(app_spec: str, port: int, workers: int, env: dict) -> subprocess.Popen:
+def start(app_spec: str, port: int, workers: int, env: dict, log: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
            "--log-level", "warning", app_spec]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The line logs one line per webhook, as in production: to a file, since an undrained
+    # pipe would block the workers once full.
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env},
+                                stdout=subprocess.DEVNULL, stderr=err)
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -99,7 +102,7 @@ def start(app_spec: str, port: int, workers: int, env: dict) -> subprocess.Popen
                 return proc
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit(f"{app_spec} did not start:\n{proc.stderr.read().decode()}")
+                raise SystemExit(f"{app_spec} did not start:\n{log.read_text(errors='replace')}")
             time.sleep(0.1)
     raise SystemExit(f"{app_spec} did not start within 30 s")
 
@@ -111,7 +114,6 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-    proc.stderr.close()
 
 
 def worker_rss_kib(master: subprocess.Popen) -> list[int]:
@@ -177,8 +179,9 @@ def main():
         env_const = {"BENCH_TWIML": str(tmp / "twiml.xml"),
                      "BENCH_AUDIO": str(line.audio.directory / audio_name)}
         servers = {
-            "line": start("app:app", app_port, args.workers, env_app),
-            "constant": start("bench.constant:app", const_port, args.workers, env_const),
+            "line": start("app:app", app_port, args.workers, env_app, tmp / "line.log"),
+            "constant": start("bench.constant:app", const_port, args.workers, env_const,
+                              tmp / "constant.log"),
         }
         try:
             # Warm up both (imports, first-request caches) before measuring.

@@ -11,8 +11,10 @@ import json
 import logging
 import re
 from time import perf_counter
+from urllib.parse import parse_qsl
 
 from flask import g, request
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("ivr.webhook")
@@ -56,10 +58,34 @@ def mask(number) -> str:
     return value(plus + "*" * min(len(rest) - len(shown), 12) + shown)
 
 
+def twilio_params():
+    """Twilio's parameters: the form of a POST, the query of a GET; read once per request.
+
+    Raises HTTPException if the body cannot be read (too large).
+    """
+    values = g.get("twilio_params")
+    if values is None:
+        if request.method != "POST":
+            values = request.args
+        elif request.mimetype == "application/x-www-form-urlencoded":
+            # What Twilio always sends, parsed straight from the body: werkzeug's general form
+            # parser cost a third of a step webhook's time (bench/hotspots.py). get_data()
+            # caches the body, so request.form still works after this.
+            body = request.get_data()
+            if body or not request.content_length:
+                values = MultiDict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+            else:
+                values = request.form  # someone parsed the form first: the body is gone
+        else:
+            values = request.form
+        g.twilio_params = values
+    return values
+
+
 def params():
-    """Twilio's parameters: the form of a POST, the query of a GET ({} if unreadable)."""
+    """Twilio's parameters ({} if the body cannot be read)."""
     try:
-        return request.form if request.method == "POST" else request.args
+        return twilio_params()
     except HTTPException:
         return {}
 
@@ -87,12 +113,14 @@ def line(status: int) -> str:
     """The webhook's log line, as the module docstring shows it."""
     ms = (perf_counter() - g.get("started", perf_counter())) * 1000
     values = params()
-    args = request.args
+    req = request._get_current_object()  # one proxy look-up, not one per field
+    args = req.args
     state = ",".join(f"{k}={args[k]}" for k in STATE_KEYS if k in args)
-    route = (request.endpoint or "").rpartition(".")[2]
+    route = (req.endpoint or "").rpartition(".")[2]
+    get = values.get
     return (
-        f"call={value(values.get('CallSid'))} from={mask(values.get('From'))} "
-        f"to={mask(values.get('To'))} route={value(route)} state={value(state)} "
-        f"input={value(values.get('Digits'))} outcome={value(g.get('outcome'))} "
+        f"call={value(get('CallSid'))} from={mask(get('From'))} "
+        f"to={mask(get('To'))} route={value(route)} state={value(state)} "
+        f"input={value(get('Digits'))} outcome={value(g.get('outcome'))} "
         f"status={status} ms={ms:.1f}"
     )

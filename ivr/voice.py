@@ -46,8 +46,7 @@ def _base() -> str:
 
 def _key() -> str | None:
     """The keys the caller pressed, or None for silence (a <Redirect> carries no Digits)."""
-    values = request.form if request.method == "POST" else request.args
-    return values.get("Digits") or None
+    return logs.twilio_params().get("Digits") or None
 
 
 def _where(turn: Turn) -> str:
