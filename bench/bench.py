@@ -127,12 +127,28 @@ def worker_rss_kib(master: subprocess.Popen) -> list[int]:
     return out
 
 
-def wrk(port: int, script: Path, args) -> dict:
+def server_cpu_seconds(master: subprocess.Popen) -> float:
+    """CPU time (user + system) used so far by a gunicorn master and its workers."""
+    pids = [str(master.pid)]
+    pids += Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(port: int, script: Path, args, server: subprocess.Popen) -> dict:
     cmd = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s",
            "-s", str(script), f"http://127.0.0.1:{port}"]
+    cpu = server_cpu_seconds(server)
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    cpu = server_cpu_seconds(server) - cpu
     result = json.loads(out.strip().splitlines()[-1])
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    # Throughput on a shared 2-core machine swings with its neighbours; the server's own CPU
+    # time per request is the steadier measure of the work each request costs.
+    result["cpu_us"] = cpu / max(result["requests"], 1) * 1e6
     return result
 
 
@@ -142,6 +158,7 @@ def summarize(runs: list[dict]) -> dict:
         "p50_ms": statistics.median(r["p50_us"] for r in runs) / 1000,
         "p99_ms": statistics.median(r["p99_us"] for r in runs) / 1000,
         "errors": sum(r["errors"] for r in runs),
+        "cpu_us": statistics.median(r["cpu_us"] for r in runs),
         "requests": sum(r["requests"] for r in runs),
     }
 
@@ -169,13 +186,15 @@ def main():
         tmp = Path(tmp)
         requests = step_requests(app_port)
         # The constant document: the line's own Paso 3 page, so both send the same bytes.
-        twiml = line.twiml.render(line.flow.next(line.flow.parse({"at": "2"}), "2"))
+        public = f"http://127.0.0.1:{app_port}"
+        twiml = line.twiml.render(line.flow.next(line.flow.parse({"at": "2"}), "2"), public)
         (tmp / "twiml.xml").write_text(twiml, encoding="utf-8")
         write_lua(tmp / "app.lua", "POST", requests)
         write_lua(tmp / "const.lua", "POST", [(t, p, {}) for t, p, _ in requests])
         write_lua(tmp / "audio.lua", "GET", [(f"/audio/{audio_name}", {}, {})])
 
-        env_app = {"TWILIO_AUTH_TOKEN": TOKEN, "IVR_WEB_PHONE": "0", "PUBLIC_BASE_URL": ""}
+        # As in production: signatures checked against the configured public base URL.
+        env_app = {"TWILIO_AUTH_TOKEN": TOKEN, "IVR_WEB_PHONE": "0", "PUBLIC_BASE_URL": public}
         env_const = {"BENCH_TWIML": str(tmp / "twiml.xml"),
                      "BENCH_AUDIO": str(line.audio.directory / audio_name)}
         servers = {
@@ -191,10 +210,14 @@ def main():
                                 f"http://127.0.0.1:{port}"], capture_output=True, check=True)
             runs = {k: [] for k in ("line steps", "constant steps", "line audio", "constant audio")}
             for r in range(args.rounds):
-                runs["line steps"].append(wrk(app_port, tmp / "app.lua", args))
-                runs["constant steps"].append(wrk(const_port, tmp / "const.lua", args))
-                runs["line audio"].append(wrk(app_port, tmp / "audio.lua", args))
-                runs["constant audio"].append(wrk(const_port, tmp / "audio.lua", args))
+                # Each round runs both servers back to back, first one then the other in turn,
+                # so a slow moment of the machine falls on both.
+                pairs = [("line", app_port, "app.lua"), ("constant", const_port, "const.lua")]
+                for name, port, script in pairs if r % 2 == 0 else pairs[::-1]:
+                    runs[f"{name} steps"].append(wrk(port, tmp / script, args, servers[name]))
+                for name, port, _ in pairs if r % 2 == 0 else pairs[::-1]:
+                    runs[f"{name} audio"].append(
+                        wrk(port, tmp / "audio.lua", args, servers[name]))
             memory = {name: worker_rss_kib(proc) for name, proc in servers.items()}
         finally:
             for proc in servers.values():
@@ -203,12 +226,21 @@ def main():
     results = {k: summarize(v) for k, v in runs.items()}
     print(f"gunicorn -w {args.workers} (sync) · wrk -t{args.threads} -c{args.connections} "
           f"-d{args.duration}s × {args.rounds} alternating rounds · {os.cpu_count()} cores")
-    print(f"{'':16}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(f"{'':16}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'server CPU µs/req':>19}")
     for name, r in results.items():
-        print(f"{name:16}{r['rps']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['errors']:>8}")
-    steps = results["line steps"]["rps"] / results["constant steps"]["rps"]
-    audio = results["line audio"]["rps"] / results["constant audio"]["rps"]
-    print(f"ratio line/constant: steps {steps:.2f}× (target ≥ 0.80), audio {audio:.2f}×")
+        print(f"{name:16}{r['rps']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['errors']:>8}"
+              f"{r['cpu_us']:>19.0f}")
+    # The ratio of each round's pair, then their median: pairs ran seconds apart.
+    steps = statistics.median(
+        a["rps"] / b["rps"] for a, b in zip(runs["line steps"], runs["constant steps"]))
+    audio = statistics.median(
+        a["rps"] / b["rps"] for a, b in zip(runs["line audio"], runs["constant audio"]))
+    print(f"ratio line/constant (median of rounds): steps {steps:.2f}× (target ≥ 0.80), "
+          f"audio {audio:.2f}×")
+    print("  steps, per round: " + " ".join(
+        f"{a['rps'] / b['rps']:.2f}" for a, b in zip(runs["line steps"], runs["constant steps"])))
+    cpu = results["constant steps"]["cpu_us"] / results["line steps"]["cpu_us"]
+    print(f"server CPU per step request, constant/line: {cpu:.2f}×")
     line_mem = statistics.mean(memory["line"]) / 1024
     bare_mem = statistics.mean(memory["constant"]) / 1024
     print(f"memory per worker: line {line_mem:.1f} MiB, bare Flask {bare_mem:.1f} MiB "

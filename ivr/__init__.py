@@ -29,6 +29,8 @@ class Line:
     twiml: Renderer
     #: Checks X-Twilio-Signature; None when no auth token is set (local use only).
     validator: RequestValidator | None
+    #: PUBLIC_BASE_URL without its trailing '/'; '' when the request's own root is used.
+    public_base: str = ""
 
 
 #: Settings read from the environment under their own names (the others are IVR_<NAME>).
@@ -76,6 +78,7 @@ def create_app(test_config=None):
         audio=audio,
         twiml=Renderer(content, audio, app.config["SAY_VOICE"], app.config["SAY_LANGUAGE"]),
         validator=security.validator(app.config["TWILIO_AUTH_TOKEN"]),
+        public_base=app.config["PUBLIC_BASE_URL"].rstrip("/"),
     )
     s = audio.summary()
     app.logger.info(

@@ -7,15 +7,17 @@ Everything in it comes from the caller or the network, so values are cut short a
 when unusual (one line per webhook, whatever is sent), and phone numbers are masked.
 """
 
+import io
 import json
 import logging
 import re
+import time
+from functools import lru_cache
 from time import perf_counter
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
-from flask import g, request
-from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import HTTPException
+from flask import current_app, g, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 log = logging.getLogger("ivr.webhook")
 
@@ -32,9 +34,28 @@ def configure() -> None:
 
     Called before create_app, so Flask adds no second handler of its own.
     """
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    # Nothing logged here shows the caller's source line, thread or process, so logging need
+    # not look them up for every record (the logging HOWTO's "Optimization" advice).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+
+
+class _Formatter(logging.Formatter):
+    """logging's own format, with the date and time worked out once a second, not per line."""
+
+    _second, _text = None, ""
+
+    def formatTime(self, record, datefmt=None):
+        second = int(record.created)
+        if second != self._second:
+            self._second = second
+            self._text = time.strftime(self.default_time_format, self.converter(second))
+        return self.default_msec_format % (self._text, record.msecs)
 
 
 def value(v, limit: int = LIMIT) -> str:
@@ -44,6 +65,13 @@ def value(v, limit: int = LIMIT) -> str:
     v = str(v)
     if len(v) > limit:
         v = v[:limit] + "..."
+    return _quoted(v)
+
+
+# A call's every turn logs the same CallSid, numbers and states: worked out once each. Only
+# short strings are cached, so a caller's huge values cannot fill the memory.
+@lru_cache(maxsize=4096)
+def _quoted(v: str) -> str:
     return v if _PLAIN.fullmatch(v) else json.dumps(v)
 
 
@@ -52,34 +80,87 @@ def mask(number) -> str:
     if not number:
         return "-"
     number = str(number)
+    return _masked(number) if len(number) <= LIMIT else _mask(number)
+
+
+def _mask(number: str) -> str:
     plus = "+" if number.startswith("+") else ""
     rest = number[len(plus):]
     shown = rest[-4:] if len(rest) > 4 else ""
     return value(plus + "*" * min(len(rest) - len(shown), 12) + shown)
 
 
-def twilio_params():
+_masked = lru_cache(maxsize=4096)(_mask)
+
+
+class TwilioParams(dict):
+    """Webhook parameters, one value per name as Twilio sends them.
+
+    RequestValidator asks for `getall` first; without it, it raises and catches an
+    AttributeError per parameter, a third of the signature's cost.
+    """
+
+    def getall(self, name):
+        return [self[name]]
+
+
+def twilio_params(req=None, ctx=None):
     """Twilio's parameters: the form of a POST, the query of a GET; read once per request.
 
+    `req` and `ctx` are `request` and `g` already looked up, if the caller has them.
     Raises HTTPException if the body cannot be read (too large).
     """
-    values = g.get("twilio_params")
+    ctx = ctx or g._get_current_object()
+    values = ctx.get("twilio_params")
     if values is None:
-        if request.method != "POST":
-            values = request.args
-        elif request.mimetype == "application/x-www-form-urlencoded":
-            # What Twilio always sends, parsed straight from the body: werkzeug's general form
-            # parser cost a third of a step webhook's time (bench/hotspots.py). get_data()
-            # caches the body, so request.form still works after this.
-            body = request.get_data()
-            if body or not request.content_length:
-                values = MultiDict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-            else:
-                values = request.form  # someone parsed the form first: the body is gone
-        else:
-            values = request.form
-        g.twilio_params = values
+        ctx.twilio_params = values = _read_params(req or request._get_current_object())
     return values
+
+
+def _read_params(req) -> TwilioParams:
+    if req.method != "POST":
+        return TwilioParams(req.args.items())
+    environ = req.environ
+    length = environ.get("CONTENT_LENGTH")
+    if not (length and length.isdigit()) or not environ.get("CONTENT_TYPE", "").startswith(
+        "application/x-www-form-urlencoded"
+    ):
+        # Not Twilio's usual request: werkzeug's general parser.
+        return TwilioParams(req.form.items())
+    # What Twilio always sends: a urlencoded body of known length. Read and parsed here, not
+    # by werkzeug's general form parser and stream wrappers, which cost twice the rest of a
+    # step webhook (bench/hotspots.py).
+    length = int(length)
+    limit = current_app.config["MAX_CONTENT_LENGTH"]  # request.max_content_length, cheaper
+    if limit is not None and length > limit:
+        raise RequestEntityTooLarge()
+    body = environ["wsgi.input"].read(length)
+    if len(body) < length:
+        return TwilioParams(req.form.items())  # someone read the body first and parsed it
+    environ["wsgi.input"] = io.BytesIO(body)  # so request.form still works after this
+    return TwilioParams(form_pairs(body.decode("utf-8", "replace")))
+
+
+def form_pairs(text: str):
+    """parse_qsl(text, keep_blank_values=True), without the cost of unquoting what needs none.
+
+    Most of Twilio's names and values have no '%' or '+', and the rest (the numbers) are the
+    same on every turn of a call; parse_qsl unquotes them all, every time, which was half the
+    cost of reading a webhook's parameters.
+    """
+    return [
+        (_unquote(name) if "%" in name or "+" in name else name,
+         _unquote(v) if "%" in v or "+" in v else v)
+        for name, _, v in (part.partition("=") for part in text.split("&") if part)
+    ]
+
+
+def _unquote(text: str) -> str:
+    # Only short strings are remembered, so a caller's huge values cannot fill the memory.
+    return _unquote_short(text) if len(text) <= 64 else unquote_plus(text)
+
+
+_unquote_short = lru_cache(maxsize=4096)(unquote_plus)
 
 
 def params():
@@ -94,33 +175,43 @@ def call_sid() -> str:
     return value(params().get("CallSid"))
 
 
-def start() -> None:
-    """before_request: start the clock."""
-    g.started = perf_counter()
+def start(ctx=None) -> None:
+    """Start the clock of the webhook's log line (`ctx`: `g`, if already looked up)."""
+    (ctx or g._get_current_object()).started = perf_counter()
 
 
 def finish(response):
     """after_request: write the webhook's line. A log line never fails a call."""
     try:
         if log.isEnabledFor(logging.INFO):
-            log.info("%s", line(response.status_code))
+            log.info(line(response.status_code))  # no args: logging leaves a '%' in it alone
     except Exception:
         log.exception("cannot write the webhook log line")
     return response
 
 
+def state(query) -> str:
+    """The call state in a webhook's query, as the log line shows it (at=3,s=1)."""
+    return ",".join(f"{k}={query[k]}" for k in STATE_KEYS if k in query)
+
+
 def line(status: int) -> str:
     """The webhook's log line, as the module docstring shows it."""
-    ms = (perf_counter() - g.get("started", perf_counter())) * 1000
-    values = params()
-    req = request._get_current_object()  # one proxy look-up, not one per field
-    args = req.args
-    state = ",".join(f"{k}={args[k]}" for k in STATE_KEYS if k in args)
-    route = (req.endpoint or "").rpartition(".")[2]
+    now = perf_counter()
+    ctx = g._get_current_object()  # one proxy look-up, not one per field: this runs per turn
+    values = ctx.get("twilio_params")
+    if values is None:
+        values = params()
+    shown = ctx.get("state")  # the turn view parsed it already
+    if shown is None:
+        shown = state(request.args)
+    ms = (now - ctx.get("started", now)) * 1000
+    route = (request.endpoint or "").rpartition(".")[2]
     get = values.get
+    # route and outcome are the line's own words; everything else came from the request.
     return (
         f"call={value(get('CallSid'))} from={mask(get('From'))} "
-        f"to={mask(get('To'))} route={value(route)} state={value(state)} "
-        f"input={value(get('Digits'))} outcome={value(g.get('outcome'))} "
+        f"to={mask(get('To'))} route={route or '-'} state={value(shown)} "
+        f"input={value(get('Digits'))} outcome={ctx.get('outcome') or '-'} "
         f"status={status} ms={ms:.1f}"
     )

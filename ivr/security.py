@@ -1,11 +1,13 @@
 """Only Twilio gets in: every webhook must carry Twilio's signature for the URL it was sent to."""
 
+import hmac
 import logging
 import re
+from functools import lru_cache
 from urllib.parse import quote
 
 from flask import Response, current_app, g, request
-from twilio.request_validator import RequestValidator, compare
+from twilio.request_validator import RequestValidator
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -14,6 +16,7 @@ from .logs import twilio_params, value
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
+SIGNATURE_ENVIRON = "HTTP_X_TWILIO_SIGNATURE"
 
 
 class ConfigError(Exception):
@@ -49,49 +52,66 @@ def init_app(app) -> None:
         )
 
 
-def signed_base() -> str:
+#: The few paths a line has, quoted once each rather than on every request.
+_quote = lru_cache(maxsize=1024)(quote)
+
+
+def signed_base(req=None, public_base=None) -> str:
     """The URL Twilio requested, without the query.
 
     Behind a proxy or tunnel the app sees another host or scheme than Twilio used, so the
     configured public base URL wins; else the request's own (ProxyFix-corrected) root.
     """
-    root = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
-    if not root:
-        root = f"{request.scheme}://{request.host}{quote(request.script_root)}"
-    return root + quote(request.path)
+    req = req or request._get_current_object()
+    if public_base is None:
+        public_base = current_app.extensions["ivr"].public_base
+    root = public_base or f"{req.scheme}://{req.host}{_quote(req.script_root)}"
+    return root + _quote(req.path)
 
 
-def signed_url() -> str:
+def signed_url(req=None, public_base=None) -> str:
     """The URL Twilio requested and signed: path and query exactly as they arrived."""
+    req = req or request._get_current_object()
+    base = signed_base(req, public_base)
     # Not request.full_path: it adds a '?' to a URL without a query, which Twilio did not sign.
-    query = request.query_string.decode("utf-8", "replace")
-    return f"{signed_base()}?{query}" if query else signed_base()
+    query = req.query_string.decode("utf-8", "replace")
+    return f"{base}?{query}" if query else base
 
 
-def verify():
-    """before_request: answer 403 unless the request is signed by Twilio (when a token is set)."""
-    checker = current_app.extensions["ivr"].validator
+def verify(app=None, req=None, ctx=None):
+    """A 403 response unless the request is signed by Twilio (when a token is set), else None.
+
+    `app`, `req` and `ctx` are `current_app`, `request` and `g` if the caller has looked
+    them up already: each look-up through Flask's proxies costs a microsecond or two, and
+    this runs on every turn of every call.
+    """
+    app = app or current_app._get_current_object()
+    line = app.extensions["ivr"]
+    checker = line.validator
     if checker is None:
         return None
-    if current_app.config["WEB_PHONE"]:
+    req = req or request._get_current_object()
+    if app.config["WEB_PHONE"]:
         from .phone import has_valid_pass
 
         # The browser phone cannot sign (it must never hold the token): the page it loaded
         # carries a short-lived pass instead, issued only while the web phone is on.
-        if has_valid_pass(current_app, request):
+        if has_valid_pass(app, req):
             return None
-    signature = request.headers.get(SIGNATURE_HEADER, "")
+    signature = req.environ.get(SIGNATURE_ENVIRON, "")  # req.headers, without its wrapper
     if not signature:
         return refuse(f"no {SIGNATURE_HEADER}")
     try:
         # Twilio signs a POST's form fields; a GET's parameters are already in the URL.
-        params = twilio_params() if request.method == "POST" else {}
+        params = twilio_params(req, ctx) if req.method == "POST" else {}
     except HTTPException:
         return refuse("a body that cannot be read (too large?), so it cannot be checked")
-    url = signed_url()
-    # One HMAC for the URL exactly as it arrived (what Twilio signs); validate() also tries
-    # the URL with and without its port, two more, only worth it when that one fails.
-    if not (compare(checker.compute_signature(url, params), signature)
+    url = signed_url(req, line.public_base)
+    # One HMAC for the URL exactly as it arrived (what Twilio signs), compared in constant
+    # time in C; validate() also tries the URL with and without its port, two more HMACs and
+    # a Python compare loop, only worth it when that one fails.
+    expected = checker.compute_signature(url, params).encode()
+    if not (hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
             or checker.validate(url, params, signature)):
         return refuse("a signature that does not match")
     return None

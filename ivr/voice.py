@@ -6,6 +6,7 @@ error" voice to the caller.
 """
 
 import logging
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
 from flask import Blueprint, Response, current_app, g, request
@@ -16,10 +17,21 @@ from . import logs, security
 from .flow import STEP, Turn
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
-# In this order: the clock starts before the signature check, so refusals are timed too.
-bp.before_request(logs.start)
-bp.before_request(security.verify)
 bp.after_request(logs.finish)
+
+
+# The webhooks look `request`, `g` and `current_app` up once each and pass them on: every
+# look-up through Flask's proxies costs a microsecond or two, and these run on every turn
+# of every call (bench/hotspots.py).
+
+
+@bp.before_request
+def _check():
+    """Start the log line's clock, then refuse what Twilio did not sign (timed too)."""
+    ctx = g._get_current_object()
+    logs.start(ctx)
+    return security.verify(current_app._get_current_object(), request._get_current_object(), ctx)
+
 
 log = logging.getLogger(__name__)
 
@@ -41,25 +53,22 @@ def _line():
 
 def _base() -> str:
     """What every URL in the TwiML starts with: the public base URL, or this app's root."""
-    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") or request.script_root
+    return _line().public_base or request.script_root
 
 
-def _key() -> str | None:
-    """The keys the caller pressed, or None for silence (a <Redirect> carries no Digits)."""
-    return logs.twilio_params().get("Digits") or None
-
-
-def _where(turn: Turn) -> str:
-    """Where a turn leaves the call, for the log line: step:4, menu, pick, end or hangup."""
+def _outcome(turn: Turn, note: str = "") -> str:
+    """Where a turn leaves the call, for the log line: step:4, menu, pick, end or hangup,
+    after the note (lost, error, fallback) if any."""
     if turn.state is None:
-        return "hangup"
-    return f"step:{turn.state.step}" if turn.state.at == STEP else turn.state.at
+        where = "hangup"
+    else:
+        where = f"step:{turn.state.step}" if turn.state.at == STEP else turn.state.at
+    return f"{note}:{where}" if note else where
 
 
 def _reply(turn: Turn, note: str = "") -> Response:
-    line = _line()
-    g.outcome = f"{note}:{_where(turn)}" if note else _where(turn)
-    return Response(line.twiml.render(turn, _base()), mimetype="text/xml")
+    g.outcome = _outcome(turn, note)
+    return Response(_line().twiml.render(turn, _base()), mimetype="text/xml")
 
 
 @bp.route("", methods=("GET", "POST"))
@@ -71,11 +80,30 @@ def answer():
 @bp.route("/turn", methods=("GET", "POST"))
 def turn():
     """A key (or silence) at the point of the call carried in the URL."""
-    flow = _line().flow
-    state = flow.parse(request.args)
+    line, req, ctx = _line(), request._get_current_object(), g._get_current_object()
+    # No Digits (a <Redirect> after the <Gather> timed out) means silence.
+    key = logs.twilio_params(req, ctx).get("Digits") or None
+    document, ctx.outcome, ctx.state = _turn(
+        line.flow, line.twiml, req.query_string, key, line.public_base or req.script_root
+    )
+    return Response(document, mimetype="text/xml")
+
+
+@lru_cache(maxsize=4096)
+def _turn(flow, twiml, query: bytes, key: str | None, base: str) -> tuple[str, str, str]:
+    """The answer to `key` at the state in the URL's raw query: (TwiML, outcome and state
+    as the log line shows them).
+
+    Pure, and a call has a few hundred (state, key) pairs: remembered, so a turn costs
+    neither parsing nor rendering. Only signed requests get here when a token is set.
+    """
+    query = dict(parse_qsl(query.decode("utf-8", "replace"), keep_blank_values=True))
+    state = flow.parse(query)
     if state is None:
-        return _reply(flow.lost(), "lost")
-    return _reply(flow.next(state, _key()))
+        turn, note = flow.lost(), "lost"
+    else:
+        turn, note = flow.next(state, key), ""
+    return twiml.render(turn, base), _outcome(turn, note), logs.state(query)
 
 
 @bp.route("/fallback", methods=("GET", "POST"))
