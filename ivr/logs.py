@@ -175,9 +175,12 @@ def call_sid() -> str:
     return value(params().get("CallSid"))
 
 
-def start(ctx=None) -> None:
-    """Start the clock of the webhook's log line (`ctx`: `g`, if already looked up)."""
-    (ctx or g._get_current_object()).started = perf_counter()
+def start(ctx=None, req=None) -> None:
+    """Start the webhook's log line: its clock and route (`ctx`, `req`: `g` and `request`,
+    if already looked up)."""
+    ctx = ctx or g._get_current_object()
+    ctx.started = perf_counter()
+    ctx.route = ((req or request).endpoint or "").rpartition(".")[2]
 
 
 def finish(response):
@@ -206,7 +209,9 @@ def line(status: int) -> str:
     if shown is None:
         shown = state(request.args)
     ms = (now - ctx.get("started", now)) * 1000
-    route = (request.endpoint or "").rpartition(".")[2]
+    route = ctx.get("route")
+    if route is None:
+        route = (request.endpoint or "").rpartition(".")[2]
     get = values.get
     # route and outcome are the line's own words; everything else came from the request.
     return (

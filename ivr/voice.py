@@ -28,9 +28,11 @@ bp.after_request(logs.finish)
 @bp.before_request
 def _check():
     """Start the log line's clock, then refuse what Twilio did not sign (timed too)."""
-    ctx = g._get_current_object()
-    logs.start(ctx)
-    return security.verify(current_app._get_current_object(), request._get_current_object(), ctx)
+    ctx, req = g._get_current_object(), request._get_current_object()
+    app = current_app._get_current_object()
+    logs.start(ctx, req)
+    ctx.line = app.extensions["ivr"]
+    return security.verify(app, req, ctx)
 
 
 log = logging.getLogger(__name__)
@@ -80,7 +82,8 @@ def answer():
 @bp.route("/turn", methods=("GET", "POST"))
 def turn():
     """A key (or silence) at the point of the call carried in the URL."""
-    line, req, ctx = _line(), request._get_current_object(), g._get_current_object()
+    req, ctx = request._get_current_object(), g._get_current_object()
+    line = ctx.line
     # No Digits (a <Redirect> after the <Gather> timed out) means silence.
     key = logs.twilio_params(req, ctx).get("Digits") or None
     document, ctx.outcome, ctx.state = _turn(
