@@ -14,7 +14,7 @@ import re
 import time
 from functools import lru_cache
 from time import perf_counter
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import unquote_plus
 
 from flask import current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge

@@ -52,6 +52,17 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def require(tool: str, package: str) -> str:
+    """The path of a Debian tool a test drives; skipped if missing, but never in CI, where
+    .ci/run installs it."""
+    path = shutil.which(tool)
+    if not path:
+        if in_ci():
+            pytest.fail(f"{tool} is missing: .ci/run should install the {package} package")
+        pytest.skip(f"{tool} is not installed (apt-get install {package})")
+    return path
+
+
 @pytest.fixture
 def no_audio(tmp_path):
     """An empty audio folder: every prompt falls back to <Say>."""

@@ -5,7 +5,6 @@ import io
 import json
 import logging
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from click.testing import CliRunner
 
 from gtts import gTTS
 
-from conftest import in_ci, walk
+from conftest import require, walk
 from ivr import ROOT, create_app
 from ivr.build import build, check, file_name, plan
 from ivr.cli import cli
@@ -286,8 +285,8 @@ def test_audio_manifest_that_is_garbage_means_say(audio_dir):
     assert {e.kind for e in c.events if e.kind in ("say", "play")} == {"say"}
 
 
-@pytest.mark.skipif(not shutil.which("espeak-ng") and not in_ci(), reason="espeak-ng not installed")
 def test_espeak_builds_offline_for_real(tmp_path):
+    require("espeak-ng", "espeak-ng")
     report = build(CONTENT, tmp_path, EspeakEngine())
     assert report.made == list(CONTENT.prompts)
     manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))["prompts"]

@@ -1,7 +1,6 @@
 """Whole calls through the Flask app, played the way Twilio plays them."""
 
 import pytest
-from lxml import etree
 
 from conftest import assert_valid_twiml, walk
 

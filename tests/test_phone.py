@@ -2,17 +2,16 @@
 
 import io
 import json
-import shutil
 import threading
 
 import pytest
 import soundfile
 from werkzeug.serving import make_server
 
-from conftest import in_ci
-from ivr import create_app
+from playwright.sync_api import sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
+from conftest import require
+from ivr import create_app
 
 
 def page_config(html: str) -> dict:
@@ -104,13 +103,11 @@ def server(app):
 
 @pytest.fixture
 def browser():
-    if not shutil.which("chromium") and not in_ci():
-        pytest.skip("Debian's chromium is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api") if not in_ci() else __import__(
-        "playwright.sync_api", fromlist=["sync_playwright"])
-    with sync_api.sync_playwright() as p:
+    """Debian's Chromium driven by Playwright: never a browser Playwright downloads."""
+    chromium = require("chromium", "chromium")
+    with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=CHROMIUM,
+            executable_path=chromium,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--no-first-run", "--disable-sync",
                   "--autoplay-policy=no-user-gesture-required"],

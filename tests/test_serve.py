@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from flask import Flask
 
 from ivr import cli as cli_mod
-from ivr.player import Call, FlaskTransport, HttpTransport, ScriptedKeypad
+from ivr.player import Call, HttpTransport, ScriptedKeypad
 
 from conftest import TOKEN, assert_valid_twiml
 

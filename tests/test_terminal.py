@@ -21,7 +21,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from conftest import WAV, in_ci, serving, ulaw_wav
+from conftest import WAV, require, serving, ulaw_wav
 from ivr import ROOT, create_app
 from ivr.content import load
 from ivr.player import CallerHangUp, Event, Gather
@@ -256,10 +256,7 @@ def test_say_is_spoken_by_the_speaker_and_played(term, player, tmp_path):
 
 
 def test_espeak_ng_speaks_say_prompts(term, player):
-    if not find_speaker():
-        if in_ci():
-            pytest.fail("espeak-ng is not installed (.ci/run installs it)")
-        pytest.skip("espeak-ng is not installed")
+    require("espeak-ng", "espeak-ng")
     _, slave = term
     command, kept = player(0)
     with TerminalKeypad(slave, player=command, speaker=find_speaker()) as keypad:
