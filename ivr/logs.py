@@ -37,25 +37,20 @@ def configure() -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
-    # Nothing logged here shows the caller's source line, thread or process, so logging need
-    # not look them up for every record (the logging HOWTO's "Optimization" advice).
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
 
 
 class _Formatter(logging.Formatter):
     """logging's own format, with the date and time worked out once a second, not per line."""
 
-    _second, _text = None, ""
+    _stamp = (None, "")  # (second, its text), one tuple so threads never see half an update
 
     def formatTime(self, record, datefmt=None):
         second = int(record.created)
-        if second != self._second:
-            self._second = second
-            self._text = time.strftime(self.default_time_format, self.converter(second))
-        return self.default_msec_format % (self._text, record.msecs)
+        cached, text = self._stamp
+        if second != cached:
+            text = time.strftime(self.default_time_format, self.converter(second))
+            self._stamp = (second, text)
+        return self.default_msec_format % (text, record.msecs)
 
 
 def value(v, limit: int = LIMIT) -> str:

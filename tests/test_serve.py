@@ -188,3 +188,6 @@ def test_serve_takes_a_signed_call_refuses_others_and_logs_it_masked(serve):
     assert f"call={call.sid} from=+********4567" in text
     assert "outcome=step:2" in text and "refused POST" in text
     assert "3001234567" not in text and TOKEN not in text
+    # gunicorn's own lines (with its process ids) share the line's logging set-up.
+    assert "Booting worker with pid" in text
+    assert "Logging error" not in text and "Traceback" not in text
