@@ -17,7 +17,7 @@ from time import perf_counter
 from urllib.parse import unquote_plus
 
 from flask import current_app, g, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import RequestEntityTooLarge
 
 log = logging.getLogger("ivr.webhook")
 
@@ -117,7 +117,9 @@ def _read_params(req) -> TwilioParams:
         return TwilioParams(req.args.items())
     environ = req.environ
     length = environ.get("CONTENT_LENGTH")
-    if not (length and length.isdigit()) or not environ.get("CONTENT_TYPE", "").startswith(
+    if not (length and length.isascii() and length.isdigit()) or not environ.get(
+        "CONTENT_TYPE", ""
+    ).startswith(
         "application/x-www-form-urlencoded"
     ):
         # Not Twilio's usual request: werkzeug's general parser.
@@ -159,10 +161,10 @@ _unquote_short = lru_cache(maxsize=4096)(unquote_plus)
 
 
 def params():
-    """Twilio's parameters ({} if the body cannot be read)."""
+    """Twilio's parameters ({} if the body cannot be read): for log lines, which never fail."""
     try:
         return twilio_params()
-    except HTTPException:
+    except Exception:
         return {}
 
 

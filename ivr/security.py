@@ -28,16 +28,40 @@ def validator(token: str) -> RequestValidator | None:
     return RequestValidator(token) if token else None
 
 
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True,
+          "0": False, "false": False, "no": False, "off": False}
+
+
+def _count(app, name: str, meaning: str) -> int:
+    """A whole-number setting (0 or more), given as a number or as text."""
+    value = app.config[name]
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,9}", value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"IVR_{name} must be {meaning} (0 or more), not {value!r}")
+    return value
+
+
+def _flag(app, name: str) -> bool:
+    """An on/off setting: 1/0, true/false, yes/no or on/off; anything else is refused, since
+    a misspelt 'off' must not leave a door open."""
+    value = app.config[name]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _FLAGS:
+        return _FLAGS[value.strip().lower()]
+    raise ConfigError(f"IVR_{name} must be 1 or 0 (on or off), not {value!r}")
+
+
 def init_app(app) -> None:
-    """Trust forwarded headers from the configured proxies only; warn when nothing is checked."""
-    proxies = app.config["TRUSTED_PROXIES"]
-    if isinstance(proxies, str) and re.fullmatch(r"[0-9]{1,3}", proxies.strip()):
-        proxies = int(proxies)
-    if isinstance(proxies, bool) or not isinstance(proxies, int) or proxies < 0:
-        raise ConfigError(
-            f"IVR_TRUSTED_PROXIES must be the number of proxies in front of the app (0 or more), "
-            f"not {proxies!r}"
-        )
+    """Check the security settings; trust forwarded headers from the configured proxies only;
+    warn when webhooks are not checked, or when the web phone lets browsers call them."""
+    app.config["WEB_PHONE"] = _flag(app, "WEB_PHONE")
+    app.config["MAX_CONTENT_LENGTH"] = _count(app, "MAX_CONTENT_LENGTH", "a size in bytes")
+    proxies = app.config["TRUSTED_PROXIES"] = _count(
+        app, "TRUSTED_PROXIES", "the number of proxies in front of the app")
     if proxies:
         # Each proxy appends one value to X-Forwarded-*; values beyond the trusted count were
         # written by the client and could fake the host or scheme that Twilio signed.
@@ -49,6 +73,12 @@ def init_app(app) -> None:
         log.warning(
             "webhooks are NOT authenticated: set TWILIO_AUTH_TOKEN (anyone can call this line's "
             "webhooks; fine for local use only)"
+        )
+    elif app.config["WEB_PHONE"]:
+        log.warning(
+            "the web phone is on (/phone): whoever can open that page can call this line's "
+            "webhooks without Twilio's signature; set IVR_WEB_PHONE=0 where the public can "
+            "reach the app (ivr serve does)"
         )
 
 
@@ -83,8 +113,17 @@ def verify(app=None, req=None, ctx=None):
 
     `app`, `req` and `ctx` are `current_app`, `request` and `g` if the caller has looked
     them up already: each look-up through Flask's proxies costs a microsecond or two, and
-    this runs on every turn of every call.
+    this runs on every turn of every call. A request the check cannot make sense of is
+    refused, never let through to the line.
     """
+    try:
+        return _verify(app, req, ctx)
+    except Exception:
+        log.exception("signature check failed")
+        return refuse("a request the check could not read")
+
+
+def _verify(app, req, ctx):
     app = app or current_app._get_current_object()
     line = app.extensions["ivr"]
     checker = line.validator
@@ -120,10 +159,14 @@ def verify(app=None, req=None, ctx=None):
 def refuse(reason: str) -> Response:
     """403, and a log line that helps find a proxy misconfiguration without leaking secrets."""
     g.outcome = "refused"
+    try:
+        checked = value(signed_base(), 200)
+    except Exception:  # the request that failed the check may not even have a usable URL
+        checked = "-"
     # Neither the token nor the signature, nor the query (a GET's carries phone numbers): the
     # URL checked and the sender are enough to spot a proxy that changes the host or scheme.
     log.warning(
-        "refused %s %s from %s: %s", request.method, value(signed_base(), 200),
+        "refused %s %s from %s: %s", value(request.method), checked,
         value(request.remote_addr), reason,
     )
     return Response("Forbidden: not signed by Twilio\n", 403, mimetype="text/plain")

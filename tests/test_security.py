@@ -176,6 +176,54 @@ def test_a_trusted_proxy_count_may_be_text(make_app):
     assert heard_menu(r)
 
 
+@pytest.mark.parametrize(("value", "on"), [("1", True), ("0", False), ("off", False),
+                                           ("On", True), ("no", False), (False, False)])
+def test_web_phone_setting_is_read_strictly(make_app, value, on):
+    app = make_app(WEB_PHONE=value)
+    assert app.config["WEB_PHONE"] is on
+    assert app.test_client().get("/phone").status_code == (200 if on else 404)
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", "", 1.5])
+def test_a_web_phone_setting_that_is_neither_on_nor_off_is_refused(make_app, value):
+    with pytest.raises(ConfigError, match="IVR_WEB_PHONE must be 1 or 0"):
+        make_app(WEB_PHONE=value)
+
+
+@pytest.mark.parametrize("value", ["lots", -5, "64k"])
+def test_a_bad_body_limit_is_refused(make_app, value):
+    with pytest.raises(ConfigError, match="IVR_MAX_CONTENT_LENGTH must be a size in bytes"):
+        make_app(MAX_CONTENT_LENGTH=value)
+
+
+def test_web_phone_with_a_token_is_announced(make_app, caplog):
+    with caplog.at_level(logging.WARNING, logger="ivr.security"):
+        make_app(WEB_PHONE=True)
+    assert "the web phone is on" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="ivr.security"):
+        make_app(WEB_PHONE=False)
+    assert caplog.text == ""
+
+
+@pytest.mark.parametrize("length", ["²", "1e3", "-1", " 12"])
+def test_an_unreadable_content_length_is_refused_not_answered(client, length):
+    r = client.post("/voice/turn?at=3", data="Digits=2", headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Content-Length": length,
+        "X-Twilio-Signature": "forged"})
+    assert r.status_code == 403
+
+
+def test_a_failing_check_refuses_the_request(app, signed, monkeypatch, caplog):
+    def broken(*args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(app.extensions["ivr"].validator, "compute_signature", broken)
+    r = signed("POST", "/voice/turn?at=3", {"Digits": "2", **CALL})
+    assert r.status_code == 403
+    assert "signature check failed" in caplog.text
+
+
 def test_every_voice_route_is_checked(client):
     for path in ("/voice", "/voice/turn?at=1", "/voice/fallback", "/voice/anything"):
         assert client.post(path, data=CALL).status_code == 403, path
