@@ -27,6 +27,19 @@ _COUNT = re.compile(r"[0-9]")
 _STEP_AT = re.compile(r"[1-9]")
 
 
+#: The keys of a phone's keypad: the only input a turn can be about.
+KEYS = "0123456789*#"
+#: What stands for anything else Twilio could send (several keys, garbage): a wrong key.
+OTHER = "?"
+
+
+def key(digits: str | None) -> str | None:
+    """The key a webhook's Digits mean: None for silence, OTHER for anything not one key."""
+    if not digits:
+        return None
+    return digits if len(digits) == 1 and digits in KEYS else OTHER
+
+
 def step_prompt(n: int) -> str:
     """The prompt id of guide step n."""
     return f"paso_{n}"

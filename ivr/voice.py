@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import logs, security
 from .flow import STEP, Turn
+from .flow import key as pressed
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 bp.after_request(logs.finish)
@@ -85,9 +86,12 @@ def turn():
     req, ctx = request._get_current_object(), g._get_current_object()
     line = ctx.line
     # No Digits (a <Redirect> after the <Gather> timed out) means silence.
-    key = logs.twilio_params(req, ctx).get("Digits") or None
-    document, ctx.outcome, ctx.state = _turn(
-        line.flow, line.twiml, req.query_string, key, line.public_base or req.script_root
+    key = pressed(logs.twilio_params(req, ctx).get("Digits"))
+    query = req.query_string
+    # Only short queries are remembered, so odd URLs cannot fill a worker's memory.
+    answer = _turn if len(query) <= 64 else _turn.__wrapped__
+    document, ctx.outcome, ctx.state = answer(
+        line.flow, line.twiml, query, key, line.public_base or req.script_root
     )
     return Response(document, mimetype="text/xml")
 
@@ -98,7 +102,7 @@ def _turn(flow, twiml, query: bytes, key: str | None, base: str) -> tuple[str, s
     as the log line shows them).
 
     Pure, and a call has a few hundred (state, key) pairs: remembered, so a turn costs
-    neither parsing nor rendering. Only signed requests get here when a token is set.
+    neither parsing nor rendering.
     """
     query = dict(parse_qsl(query.decode("utf-8", "replace"), keep_blank_values=True))
     state = flow.parse(query)

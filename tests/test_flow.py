@@ -131,3 +131,18 @@ def test_state_from_a_tampered_url_is_refused(query):
 
 def test_lost_state_apologises_and_offers_the_menu():
     assert flow.lost() == Turn(("sorry", "menu"), State(MENU))
+
+
+@pytest.mark.parametrize(
+    ("digits", "key"),
+    [(None, None), ("", None), ("1", "1"), ("*", "*"), ("#", "#"), ("12", "?"), ("a", "?"),
+     ("²", "?"), ("1" * 5000, "?")],
+)
+def test_what_twilio_sends_becomes_one_key(digits, key):
+    from ivr.flow import key as pressed
+
+    assert pressed(digits) == key
+
+
+def test_anything_but_one_key_is_a_wrong_key():
+    assert flow.next(State(STEP, 2), "?").prompts == ("wrong_key", "step_keys")

@@ -174,3 +174,22 @@ def test_silence_and_wrong_keys_for_ever_end_the_call(pattern, tampered):
     # Each wrong key resets the silences but not the wrong keys: at worst (silences - 1)
     # silences before each wrong key, and the last one ends it.
     assert call.requests <= 1 + FLOW.max_wrongs * FLOW.max_silences
+
+
+def test_huge_or_odd_input_does_not_grow_the_turn_cache(app):
+    from ivr.voice import _turn
+
+    client = app.test_client()
+    url = "http://localhost/voice/turn?at=3"
+    sizes = []
+    for i in range(40):
+        data = {"CallSid": "CAhuge", "Digits": f"{i}" * 2000}
+        r = client.post(url, data=data, headers={"X-Twilio-Signature": sign(url, data)})
+        assert r.status_code == 200
+        sizes.append(_turn.cache_info().currsize)
+    assert sizes[-1] - sizes[0] <= 1  # all of them are one wrong key at one state
+    long_url = "http://localhost/voice/turn?at=3&pad=" + "x" * 500
+    before = _turn.cache_info().currsize
+    data = {"CallSid": "CAhuge", "Digits": "2"}
+    r = client.post(long_url, data=data, headers={"X-Twilio-Signature": sign(long_url, data)})
+    assert r.status_code == 200 and _turn.cache_info().currsize == before
