@@ -90,12 +90,16 @@ def build(content, directory, engine, force=False, progress=None) -> Report:
     A prompt that fails is reported and keeps its old entry (spoken with <Say> if its
     words changed); the manifest is written for all the others. EngineUnavailable
     (no network, no espeak-ng) stops the build, keeping what was made so far.
+
+    Files no longer referenced are deleted one build later: the line that is running read
+    the previous manifest at startup and keeps playing its files until it restarts.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for leftover in directory.glob(".tmp-*"):  # from a build that was killed
         leftover.unlink()
     manifest = read_manifest(directory)
+    previous = {e.get("file") for e in manifest.get("prompts", {}).values()}
     entries = {pid: e for pid, e in manifest.get("prompts", {}).items() if pid in content.prompts}
     todo = plan(content, directory, engine, force)
     report = Report(kept=[p.id for p in content.prompts.values() if p.id not in {t[0].id for t in todo}])
@@ -121,7 +125,7 @@ def build(content, directory, engine, force=False, progress=None) -> Report:
     finally:
         ordered = {pid: entries[pid] for pid in content.prompts if pid in entries}
         write_manifest(directory, {"format": "wav 8000 Hz mono mu-law", "prompts": ordered})
-        referenced = {e["file"] for e in ordered.values()}
+        referenced = {e["file"] for e in ordered.values()} | previous
         for path in directory.glob("*.wav"):
             if _OURS.fullmatch(path.name) and path.name not in referenced:
                 path.unlink()

@@ -94,7 +94,10 @@ def audio(name):
     if name not in store.files:
         abort(404)
     path = store.directory / name
-    stat = path.stat()
+    try:
+        stat = path.stat()
+    except FileNotFoundError:  # deleted since startup (an audio rebuild); the page shows text
+        abort(404)
     response = send_file(
         io.BytesIO(_browser_wav(str(path), stat.st_mtime)), mimetype="audio/wav",
         max_age=MAX_AGE, conditional=True, etag=f"pcm-{name}", last_modified=stat.st_mtime,

@@ -101,7 +101,7 @@ def changed_content(tmp_path, old, new):
     return load(path)
 
 
-def test_changed_prompt_gets_a_new_file_and_the_old_one_goes(tmp_path, google, gtts):
+def test_changed_prompt_gets_a_new_file_and_the_old_one_goes_a_build_later(tmp_path, google, gtts):
     audio = tmp_path / "audio"
     build(CONTENT, audio, gtts)
     before = json.loads((audio / "manifest.json").read_text(encoding="utf-8"))["prompts"]
@@ -111,10 +111,14 @@ def test_changed_prompt_gets_a_new_file_and_the_old_one_goes(tmp_path, google, g
     assert report.made == ["goodbye"] and len(google.calls) == 1  # a short prompt: one part
     after = json.loads((audio / "manifest.json").read_text(encoding="utf-8"))["prompts"]
     assert after["goodbye"]["file"] != before["goodbye"]["file"]
-    assert report.removed == [before["goodbye"]["file"]]
-    assert not (audio / before["goodbye"]["file"]).exists()
     assert {k: v for k, v in after.items() if k != "goodbye"} == {
         k: v for k, v in before.items() if k != "goodbye"}
+    # The running line still plays the old file until it restarts...
+    assert report.removed == [] and (audio / before["goodbye"]["file"]).exists()
+    # ...and the next build, which no running line can still be using, removes it.
+    assert build(changed, audio, gtts).removed == [before["goodbye"]["file"]]
+    assert not (audio / before["goodbye"]["file"]).exists()
+    assert sorted(p.name for p in audio.glob("*.wav")) == sorted(e["file"] for e in after.values())
 
 
 def test_voice_settings_are_part_of_the_name():

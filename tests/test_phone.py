@@ -150,3 +150,10 @@ def test_a_call_in_chromium(server, browser, tmp_path):
     page.wait_for_function("() => document.getElementById('status').dataset.state === 'ended'")
     assert page.get_by_role("button", name="Llamar").is_enabled()
     assert errors == []
+
+
+def test_audio_deleted_while_running_is_404_not_an_error(client, app):
+    name = app.extensions["ivr"].audio.file_for("paso_4")
+    (app.extensions["ivr"].audio.directory / name).unlink()
+    assert client.get(f"/phone/audio/{name}").status_code == 404
+    assert client.get(f"/audio/{name}").status_code == 404
