@@ -34,7 +34,8 @@ def child(which: str, n: int) -> None:
     app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "WEB_PHONE": False,
                       "PUBLIC_BASE_URL": "http://localhost"})
     line = app.extensions["ivr"]
-    document = line.twiml.render(line.flow.next(line.flow.parse({"at": "2"}), "2"))
+    document = line.twiml.render(line.flow.next(line.flow.parse({"at": "2"}), "2"),
+                                 line.public_base)  # the line's own Paso 3 page, byte for byte
     constant = Flask("constant")
     constant.add_url_rule("/voice/turn", "turn", lambda: Response(document, mimetype="text/xml"),
                           methods=["POST"])

@@ -39,9 +39,10 @@ ENVIRONMENT = ("TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL")
 
 def environment_config() -> Config:
     """The settings the environment and .env give, as create_app reads them."""
-    from dotenv import load_dotenv
+    from dotenv import find_dotenv, load_dotenv
 
-    load_dotenv()
+    # The .env of the directory the command runs in (or above it), not the package's own.
+    load_dotenv(find_dotenv(usecwd=True))
     config = Config(str(ROOT))
     config.from_prefixed_env("IVR")
     for name in ENVIRONMENT:

@@ -87,8 +87,11 @@ def file(name):
     store = current_app.extensions["ivr"].audio
     if name not in store.files:
         abort(404)
+    # The name hashes the words and the voice, so it is the file's version: an ETag that is
+    # the same on every worker and machine, whenever the file was written there.
     response = send_from_directory(
-        store.directory, name, mimetype="audio/wav", max_age=MAX_AGE, conditional=True
+        store.directory, name, mimetype="audio/wav", max_age=MAX_AGE, conditional=True,
+        etag=name.removesuffix(".wav"),
     )
     response.cache_control.immutable = True
     return response

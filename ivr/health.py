@@ -12,7 +12,8 @@ def healthz():
     return {
         "status": "ok",
         "content": {
-            "path": str(line.content.path),
+            # The file's name, not its path: the endpoint is public.
+            "file": line.content.path.name,
             "prompts": len(line.content.prompts),
             "steps": line.content.steps,
         },

@@ -133,9 +133,12 @@ def _read_params(req) -> TwilioParams:
         raise RequestEntityTooLarge()
     body = environ["wsgi.input"].read(length)
     if len(body) < length:
-        return TwilioParams(req.form.items())  # someone read the body first and parsed it
+        # Short: someone (a middleware, an extension) read the body first; werkzeug's form
+        # kept what it parsed.
+        return TwilioParams(req.form.items())
     environ["wsgi.input"] = io.BytesIO(body)  # so request.form still works after this
-    return TwilioParams(form_pairs(body.decode("utf-8", "replace")))
+    # Reversed, so a repeated name keeps its first value, as werkzeug's form does.
+    return TwilioParams(reversed(form_pairs(body.decode("utf-8", "replace"))))
 
 
 def form_pairs(text: str):

@@ -26,8 +26,9 @@ PASS_SECONDS = 4 * 3600
 
 
 def _serializer(app) -> URLSafeTimedSerializer:
-    # Derived from the auth token, so every worker on every machine agrees on it without
-    # another secret to configure, and the token itself never leaves the server.
+    # SECRET_KEY if one is configured, else a key derived from the auth token: every worker
+    # on every machine agrees on it without another secret to set, and the token itself
+    # never leaves the server.
     secret = app.config.get("SECRET_KEY") or hmac.new(
         app.config["TWILIO_AUTH_TOKEN"].encode(), b"ivr web phone pass", hashlib.sha256
     ).hexdigest()

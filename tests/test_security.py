@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 
 import pytest
 
@@ -235,11 +236,11 @@ def test_health_needs_no_signature_and_reports_what_is_loaded(client, app):
     line = app.extensions["ivr"]
     assert r.json == {
         "status": "ok",
-        "content": {"path": str(line.content.path), "prompts": len(line.content.prompts),
-                    "steps": 8},
+        "content": {"file": "content.toml", "prompts": len(line.content.prompts), "steps": 8},
         "audio": line.audio.summary(),
     }
     assert r.json["audio"]["prompts"] == len(line.content.prompts)
+    assert str(line.content.path.parent) not in r.get_data(as_text=True)  # public: no paths
 
 
 @pytest.fixture
@@ -277,3 +278,15 @@ def test_audio_route_serves_nothing_outside_the_manifest(one_file_app, path):
     with one_file_app.test_client().get(path) as r:
         assert r.status_code == 404
         assert not [m for m in (b"RIFF", b"secret", b"[prompts", b"create_app") if m in r.data]
+
+
+def test_dotenv_is_read_from_the_directory_the_command_runs_in(tmp_path, monkeypatch):
+    from ivr import environment_config
+
+    (tmp_path / ".env").write_text("TWILIO_AUTH_TOKEN=from-dotenv\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    try:
+        assert environment_config()["TWILIO_AUTH_TOKEN"] == "from-dotenv"
+    finally:
+        os.environ.pop("TWILIO_AUTH_TOKEN", None)  # load_dotenv wrote it into the process
