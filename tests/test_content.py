@@ -66,11 +66,6 @@ def test_seed_wording_is_kept_written_and_spoken(pid):
         assert " ".join(expected) in " ".join(words(prompt.say)), line
 
 
-def test_seed_heading_is_in_the_welcome():
-    heading = seed_sections()["heading"][0].split(": ", 1)[1].removesuffix(" de Alcanos")
-    assert " ".join(words(heading)) in " ".join(words(load(ROOT / "content.toml")["welcome"].say))
-
-
 def test_nothing_spoken_keeps_emoji_quotes_or_a_raw_address():
     for prompt in load(ROOT / "content.toml").prompts.values():
         assert not re.search(r"[“”\"💳🔗]|www\.|\bPSE\b|\bPDF\b", prompt.say), prompt.id
