@@ -66,6 +66,10 @@ def page():
     line = current_app.extensions["ivr"]
     config = {
         "voiceUrl": request.script_root + "/voice",
+        # The TwiML's URLs start with the public base URL when one is set; the page fetches
+        # them from wherever it was itself loaded (another origin would need CORS).
+        "publicBase": line.public_base,
+        "root": request.script_root,
         "audioPath": AUDIO_PATH,
         "browserAudioPath": request.script_root + "/phone/audio/",
         "pass": issue_pass(current_app) if current_app.config.get("TWILIO_AUTH_TOKEN") else "",

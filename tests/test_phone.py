@@ -157,3 +157,34 @@ def test_audio_deleted_while_running_is_404_not_an_error(client, app):
     (app.extensions["ivr"].audio.directory / name).unlink()
     assert client.get(f"/phone/audio/{name}").status_code == 404
     assert client.get(f"/audio/{name}").status_code == 404
+
+
+@pytest.fixture
+def public_server(audio_dir):
+    """The line behind a public base URL that is not the address the browser uses."""
+    app = create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir), "TWILIO_AUTH_TOKEN": "t",
+                      "PUBLIC_BASE_URL": "https://ivr.example.com"})
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    thread.join()
+    srv.server_close()
+
+
+def test_web_phone_works_when_the_twiml_names_a_public_base_url(public_server, browser):
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{public_server}/phone")
+    page.get_by_role("button", name="Llamar").click()
+    page.wait_for_selector('#transcript li[data-prompt="welcome"]')
+    page.keyboard.press("2")
+    page.wait_for_selector('#transcript li[data-prompt="pick"]')
+    page.keyboard.press("6")
+    page.wait_for_function(
+        "() => document.querySelector('#transcript li[data-prompt=paso_6]')?.dataset.audio === 'playing'")
+    page.get_by_role("button", name="Colgar").click()
+    page.wait_for_function("() => document.getElementById('status').dataset.state === 'ended'")
+    assert errors == []

@@ -36,6 +36,17 @@
 
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+  // A URL of the TwiML, resolved against the document it came from and moved from the
+  // line's public base URL (if any) to this page's own origin.
+  function localUrl(target, base) {
+    const url = new URL(target, base).href;
+    const pub = config.publicBase;
+    if (pub && (url === pub || url.startsWith(pub + "/") || url.startsWith(pub + "?"))) {
+      return location.origin + config.root + url.slice(pub.length);
+    }
+    return url;
+  }
+
   class Call {
     constructor() {
       this.sid = "CA" + Array.from(crypto.getRandomValues(new Uint8Array(16)),
@@ -119,7 +130,7 @@
           }
           case "Redirect":
             return [(verb.getAttribute("method") || "POST").toUpperCase(),
-              new URL(verb.textContent.trim(), url).href, {}];
+              localUrl(verb.textContent.trim(), url), {}];
           case "Hangup":
             log("system", transcript.dataset.hangup);
             return null;
@@ -146,7 +157,7 @@
         // No browser voice is assumed: show the words for about as long as saying them takes.
         await this.waitForKey(Math.max(1500, said.length * 70));
       } else {
-        const target = new URL(verb.textContent.trim(), url);
+        const target = new URL(localUrl(verb.textContent.trim(), url));
         const name = target.pathname.split("/").pop();
         const known = config.catalog.files[name];
         item = log("line", known ? known.text : name, known && known.prompt);
@@ -207,7 +218,7 @@
         const params = { Digits: digits };
         if (finished) params.FinishedOnKey = finished;
         return [(verb.getAttribute("method") || "POST").toUpperCase(),
-          new URL(verb.getAttribute("action") || url, url).href, params];
+          localUrl(verb.getAttribute("action") || url, url), params];
       } finally {
         this.listening = false;
       }
