@@ -55,6 +55,8 @@ def print_event(event):
         click.echo(f"KEYS  {event.text}")
     elif event.kind == "silence":
         click.echo("KEYS  (silence)")
+    elif event.kind == "ignored":
+        click.echo(f"KEYS  (not taken: {event.text}; the line wanted fewer keys)")
     elif event.kind == "hangup":
         click.echo("END   the line hung up")
     elif event.kind == "gone":

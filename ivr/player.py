@@ -51,7 +51,8 @@ class Reply:
 class Event:
     """One thing that happened on the call, in order.
 
-    kind: say | play | tones (<Play digits>) | pause | keys | silence |
+    kind: say | play | tones (<Play digits>) | pause | keys | silence | ignored (keys
+    typed past what a <Gather> takes) |
     hangup (the line hung up) | gone (the caller hung up) | end (the document ran out:
     Twilio hangs up). `audio` holds a <Play>'s bytes when the player fetched them.
     """
@@ -127,6 +128,10 @@ class Keypad:
         """Wait up to gather.timeout for the next key; None when none comes."""
         return None
 
+    def unused(self) -> str:
+        """Keys typed for this <Gather> that it did not take (past numDigits): dropped."""
+        return ""
+
 
 class ScriptedKeypad(Keypad):
     """Keys from a script: one entry per <Gather>, typed once its prompts end.
@@ -153,6 +158,10 @@ class ScriptedKeypad(Keypad):
 
     def key(self, gather):
         return self.pending.pop(0) if self.pending else None
+
+    def unused(self) -> str:
+        left, self.pending = "".join(self.pending), []
+        return left
 
 
 class FlaskTransport:
@@ -472,6 +481,9 @@ class Call:
             self._emit(Event("keys", digits + finished))
         else:
             self._emit(Event("silence"))
+        dropped = self.keypad.unused()
+        if dropped:
+            self._emit(Event("ignored", dropped))
         # Twilio calls the action only with digits (a lone finishOnKey is no input),
         # unless told to call it on empty input too.
         if not digits and verb.get("actionOnEmptyResult", "false").lower() != "true":

@@ -163,3 +163,11 @@ def test_an_unreachable_url_is_one_readable_line():
     assert result.output == (
         f"Error: cannot reach 127.0.0.1:{port}: connection refused (is the server running, on that port?)\n"
     )
+
+
+def test_keys_the_line_does_not_take_are_shown_not_lost(monkeypatch, no_audio):
+    monkeypatch.setenv("IVR_AUDIO_DIR", str(no_audio))
+    result = ivr("call", "--keys", "2,5#")
+    assert result.exit_code == 0, result.output
+    keys = [l for l in result.output.splitlines() if l.startswith("KEYS")]
+    assert keys == ["KEYS  2", "KEYS  5", "KEYS  (not taken: #; the line wanted fewer keys)"]
