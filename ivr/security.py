@@ -11,7 +11,8 @@ from twilio.request_validator import RequestValidator
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .logs import twilio_params, value
+from .logs import value
+from .params import twilio_params
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,14 @@ from flask import Blueprint, Response, current_app, g, request
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from . import logs, security
+from . import logs, params, security
 from .flow import STEP, Turn
 from .flow import key as pressed
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 bp.after_request(logs.finish)
+
+log = logging.getLogger(__name__)
 
 
 # The webhooks look `request`, `g` and `current_app` up once each and pass them on: every
@@ -34,9 +36,6 @@ def _check():
     logs.start(ctx, req)
     ctx.line = app.extensions["ivr"]
     return security.verify(app, req, ctx)
-
-
-log = logging.getLogger(__name__)
 
 
 def _hangup() -> str:
@@ -86,7 +85,7 @@ def turn():
     req, ctx = request._get_current_object(), g._get_current_object()
     line = ctx.line
     # No Digits (a <Redirect> after the <Gather> timed out) means silence.
-    key = pressed(logs.twilio_params(req, ctx).get("Digits"))
+    key = pressed(params.twilio_params(req, ctx).get("Digits"))
     query = req.query_string
     # Only short queries are remembered, so odd URLs cannot fill a worker's memory.
     answer = _turn if len(query) <= 64 else _turn.__wrapped__
@@ -120,7 +119,7 @@ def fallback():
     The caller hears the apology and the menu; the failed URL's state counts the failure, so
     a line that keeps failing still ends the call.
     """
-    values = logs.params()
+    values = params.params()
     error_url = values.get("ErrorUrl", "")
     try:
         parts = urlsplit(error_url)

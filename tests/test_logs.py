@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ivr import logs
-from ivr.logs import form_pairs, mask, value
+from ivr.logs import mask, value
+from ivr.params import form_pairs
 
 from conftest import walk
 
