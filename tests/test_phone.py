@@ -2,15 +2,13 @@
 
 import io
 import json
-import threading
 
 import pytest
 import soundfile
-from werkzeug.serving import make_server
 
 from playwright.sync_api import sync_playwright
 
-from conftest import require
+from conftest import require, serving
 from ivr import create_app
 
 
@@ -92,13 +90,8 @@ def test_browser_audio_serves_only_manifest_files(client, name):
 @pytest.fixture
 def server(app):
     """The app on a real HTTP port, as a browser reaches it."""
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join()
-    srv.server_close()
+    with serving(app) as base:
+        yield base
 
 
 @pytest.fixture
@@ -164,13 +157,8 @@ def public_server(audio_dir):
     """The line behind a public base URL that is not the address the browser uses."""
     app = create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir), "TWILIO_AUTH_TOKEN": "t",
                       "PUBLIC_BASE_URL": "https://ivr.example.com"})
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join()
-    srv.server_close()
+    with serving(app) as base:
+        yield base
 
 
 def test_web_phone_works_when_the_twiml_names_a_public_base_url(public_server, browser):
