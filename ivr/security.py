@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .logs import value
 from .params import twilio_params
+from .phone import has_valid_pass
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +133,6 @@ def _verify(app, req, ctx):
         return None
     req = req or request._get_current_object()
     if app.config["WEB_PHONE"]:
-        from .phone import has_valid_pass
-
         # The browser phone cannot sign (it must never hold the token): the page it loaded
         # carries a short-lived pass instead, issued only while the web phone is on.
         if has_valid_pass(app, req):
