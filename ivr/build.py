@@ -72,9 +72,11 @@ class Report:
     failed: dict = field(default_factory=dict)
 
 
-def plan(content, directory, engine, force=False):
-    """(prompt, file name) for each prompt whose audio must be made."""
-    entries = read_manifest(directory).get("prompts", {})
+def plan(content, directory, engine, force=False, manifest=None):
+    """(prompt, file name) for each prompt whose audio must be made (`manifest`: the
+    directory's, if the caller has read it)."""
+    directory = Path(directory)
+    entries = (read_manifest(directory) if manifest is None else manifest).get("prompts", {})
     todo = []
     for prompt in content.prompts.values():
         name = file_name(prompt.id, prompt.say, engine.name, engine.settings())
@@ -101,8 +103,9 @@ def build(content, directory, engine, force=False, progress=None) -> Report:
     manifest = read_manifest(directory)
     previous = {e.get("file") for e in manifest.get("prompts", {}).values()}
     entries = {pid: e for pid, e in manifest.get("prompts", {}).items() if pid in content.prompts}
-    todo = plan(content, directory, engine, force)
-    report = Report(kept=[p.id for p in content.prompts.values() if p.id not in {t[0].id for t in todo}])
+    todo = plan(content, directory, engine, force, manifest)
+    to_make = {prompt.id for prompt, _ in todo}
+    report = Report(kept=[pid for pid in content.prompts if pid not in to_make])
     try:
         for prompt, name in todo:
             if progress:

@@ -68,8 +68,7 @@ def print_event(event):
 def in_process_url(app) -> str:
     """The URL the app sees for an incoming call, the one Twilio would sign: its public
     base URL when configured (so signatures match a server behind a tunnel), else localhost."""
-    base = (app.config.get("PUBLIC_BASE_URL") or "").rstrip("/") or "http://localhost"
-    return base + "/voice"
+    return (app.extensions["ivr"].public_base or "http://localhost") + "/voice"
 
 
 def audio_commands(choice):

@@ -94,6 +94,3 @@ class EspeakEngine:
         if done.returncode or not done.stdout:
             raise SynthesisError(f"espeak-ng failed: {done.stderr.decode(errors='replace').strip()}")
         return decode(done.stdout)
-
-
-ENGINES = {"gtts": GTTSEngine, "espeak": EspeakEngine}
