@@ -1,11 +1,3 @@
-"""Entry point for `flask --app app run` and `gunicorn app:app`."""
+"""Entry point for `flask --app app run` and `gunicorn app:app` in a checkout (see ivr/wsgi.py)."""
 
-from ivr import create_app, logs
-from ivr.content import ContentError
-from ivr.security import ConfigError
-
-logs.configure()
-try:
-    app = create_app()
-except (ContentError, ConfigError) as e:
-    raise SystemExit(f"error: {e}")
+from ivr.wsgi import app  # noqa: F401

@@ -2,8 +2,9 @@
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Config, Flask
 from twilio.request_validator import RequestValidator
@@ -11,10 +12,17 @@ from twilio.request_validator import RequestValidator
 from . import content as content_mod, security
 from .audio import AudioStore
 from .flow import Flow
-from .twiml import Renderer
+from .twiml import Documents, Renderer
 
-#: The checkout this package lives in: where content.toml and audio/ are by default.
+#: The line the package ships: content.toml and audio/. In a checkout these are links to the
+#: top-level content.toml and audio/; in an installed package, copies of them.
+LINE = Path(__file__).resolve().parent / "line"
+#: The checkout or installed package root (tests and docs use it).
 ROOT = Path(__file__).resolve().parent.parent
+
+#: Documents are made per base URL the line is reached at; a line has one or two (its public
+#: URL, localhost). More only come from odd Host headers, so only the latest few are kept.
+MAX_BASES = 4
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +39,18 @@ class Line:
     validator: RequestValidator | None
     #: PUBLIC_BASE_URL without its trailing '/'; '' when the request's own root is used.
     public_base: str = ""
+    _documents: dict = field(default_factory=dict, repr=False)
+
+    def documents(self, root_url: str) -> Documents:
+        """Every document the line answers with, its URLs starting with the public base URL,
+        else with `root_url` (the request's own root)."""
+        base = self.public_base or root_url.rstrip("/")
+        found = self._documents.get(base)
+        if found is None:
+            while len(self._documents) >= MAX_BASES:
+                del self._documents[next(iter(self._documents))]
+            found = self._documents[base] = Documents(self.twiml, self.flow, base)
+        return found
 
 
 #: Settings read from the environment under their own names (the others are IVR_<NAME>).
@@ -43,7 +63,7 @@ def environment_config() -> Config:
 
     # The .env of the directory the command runs in (or above it), not the package's own.
     load_dotenv(find_dotenv(usecwd=True))
-    config = Config(str(ROOT))
+    config = Config(str(LINE))
     config.from_prefixed_env("IVR")
     for name in ENVIRONMENT:
         if os.environ.get(name):
@@ -55,8 +75,9 @@ def create_app(test_config=None):
     """Build the Flask app; content and audio are loaded and checked here, once."""
     app = Flask(__name__)
     app.config.from_mapping(
-        CONTENT=str(ROOT / "content.toml"),
-        AUDIO_DIR=str(ROOT / "audio"),
+        CONTENT=str(LINE / "content.toml"),
+        AUDIO_DIR=str(LINE / "audio"),
+        AUDIO_BASE_URL="",
         SAY_VOICE="Polly.Mia",
         SAY_LANGUAGE="es-MX",
         PUBLIC_BASE_URL="",
@@ -66,20 +87,30 @@ def create_app(test_config=None):
         # Twilio's webhook bodies are a few KB. The body must be read before its signature can
         # be checked, so an unsigned sender could otherwise make a worker hold any amount.
         MAX_CONTENT_LENGTH=64 * 1024,
-        # The browser phone (/phone): on for local runs; `ivr serve` turns it off.
-        WEB_PHONE=True,
+        # The browser phone (/phone): unset means on without a token (local use) and off
+        # with one, so a line Twilio reaches never has a browser-side way in by accident.
+        WEB_PHONE=None,
     )
     app.config.from_mapping(environment_config() if test_config is None else test_config)
 
+    security.init_app(app)
+    web_phone = app.config["WEB_PHONE"]
+    app.config["WEB_PHONE"] = (
+        not app.config["TWILIO_AUTH_TOKEN"] if web_phone is None else security.flag(app, "WEB_PHONE")
+    )
+    public_base = url_setting(app, "PUBLIC_BASE_URL")
     content = content_mod.load(app.config["CONTENT"])
     audio = AudioStore(app.config["AUDIO_DIR"], content)
     app.extensions["ivr"] = Line(
         content=content,
         flow=Flow(content.steps),
         audio=audio,
-        twiml=Renderer(content, audio, app.config["SAY_VOICE"], app.config["SAY_LANGUAGE"]),
+        twiml=Renderer(
+            content, audio, app.config["SAY_VOICE"], app.config["SAY_LANGUAGE"],
+            url_setting(app, "AUDIO_BASE_URL", "IVR_AUDIO_BASE_URL"),
+        ),
         validator=security.validator(app.config["TWILIO_AUTH_TOKEN"]),
-        public_base=app.config["PUBLIC_BASE_URL"].rstrip("/"),
+        public_base=public_base,
     )
     s = audio.summary()
     app.logger.info(
@@ -87,8 +118,8 @@ def create_app(test_config=None):
         content.path, s["prompts"], content.steps, s["playable"],
         ", ".join(s["engines"]) or "no engine", len(s["missing"]), len(s["stale"]),
     )
-
-    security.init_app(app)
+    for problem in audio.problems():
+        app.logger.warning("%s", problem)
 
     from . import audio as audio_routes, health, voice
 
@@ -100,3 +131,14 @@ def create_app(test_config=None):
 
         app.register_blueprint(phone.bp)
     return app
+
+
+def url_setting(app, name: str, env_name: str | None = None) -> str:
+    """An http(s) base URL setting without its trailing '/', or '' when unset."""
+    url = (app.config[name] or "").strip().rstrip("/")
+    parts = urlsplit(url)
+    if url and (parts.scheme not in ("http", "https") or not parts.netloc or parts.query):
+        raise security.ConfigError(
+            f"{env_name or name} must look like https://ivr.example.com, not {app.config[name]!r}"
+        )
+    return url

@@ -12,6 +12,8 @@ bp = Blueprint("audio", __name__, url_prefix="/audio")
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+#: The engine that builds audio without the internet: fine for trying the line, robotic for callers.
+OFFLINE_ENGINE = "espeak"
 #: File names change with their words, so a file never changes: cache it for a year.
 MAX_AGE = 365 * 24 * 3600
 
@@ -48,9 +50,22 @@ class AudioStore:
                 self.playable[pid] = entry["file"]
         self.engines = sorted({entries[pid].get("engine", "?") for pid in self.playable})
 
-    def file_for(self, prompt_id: str) -> str | None:
+    def file_for(self, prompt_id: str, slow: bool = False) -> str | None:
         """The file to play for `prompt_id`, or None if it must be spoken with <Say>."""
-        return self.playable.get(prompt_id)
+        return None if slow else self.playable.get(prompt_id)
+
+    def problems(self) -> list[str]:
+        """What is wrong with the audio folder as a whole, for the operator's log."""
+        where = f"audio folder {self.directory} (IVR_AUDIO_DIR)"
+        if not self.directory.is_dir():
+            return [f"{where} does not exist: every prompt is spoken with <Say>"]
+        if not self.manifest:
+            return [f"{where} has no usable {MANIFEST}: every prompt is spoken with <Say>"
+                    " (build it with `ivr audio build`)"]
+        if self.engines == [OFFLINE_ENGINE]:
+            return [f"{where}: the audio was made by the offline engine ({OFFLINE_ENGINE});"
+                    " build Google's voice before going live: ivr audio build --force"]
+        return []
 
     def summary(self) -> dict:
         """Counts for the startup log line and health checks."""

@@ -2,6 +2,8 @@
 
 from flask import Blueprint, current_app
 
+from .audio import OFFLINE_ENGINE
+
 bp = Blueprint("health", __name__)
 
 
@@ -17,5 +19,9 @@ def healthz():
             "prompts": len(line.content.prompts),
             "steps": line.content.steps,
         },
-        "audio": line.audio.summary(),
+        "audio": {
+            **line.audio.summary(),
+            # Callers hear a robotic voice until Google's is built (README: before going live).
+            "offline_engine_only": line.audio.engines == [OFFLINE_ENGINE],
+        },
     }

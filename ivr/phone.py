@@ -8,21 +8,39 @@ signed with a key derived from the token, that the voice webhooks accept in its 
 import hashlib
 import hmac
 import io
-from functools import lru_cache
+import logging
 
 from flask import (
     Blueprint, abort, current_app, render_template, request, send_file,
 )
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from . import security
 from .audio import MAX_AGE
 from .twiml import AUDIO_PATH
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
 
 HEADER = "X-Web-Phone"
-#: A pass outlives any call made with it; a stolen one soon stops working.
-PASS_SECONDS = 4 * 3600
+#: A stolen pass soon stops working; the page asks for a new one before each call and
+#: while a call lasts (PASS_REFRESH_SECONDS).
+PASS_SECONDS = 10 * 60
+PASS_REFRESH_SECONDS = 4 * 60
+
+log = logging.getLogger(__name__)
+
+
+@bp.record_once
+def _open_the_door(state):
+    """While this blueprint is registered, its pass lets the page call the webhooks."""
+    app = state.app
+    security.allow(app, lambda req: has_valid_pass(app, req))
+    if app.config["TWILIO_AUTH_TOKEN"]:
+        log.warning(
+            "the web phone is on (/phone, IVR_WEB_PHONE=1): whoever can open that page can call "
+            "this line's webhooks without Twilio's signature; turn it off where the public can "
+            "reach the app"
+        )
 
 
 def _serializer(app) -> URLSafeTimedSerializer:
@@ -42,12 +60,18 @@ def issue_pass(app) -> str:
 def has_valid_pass(app, req) -> bool:
     """True if the request carries a web phone pass this app issued, still fresh."""
     value = req.headers.get(HEADER)
-    if not value or not app.config.get("WEB_PHONE") or not app.config.get("TWILIO_AUTH_TOKEN"):
+    if not value:
         return False
     try:
         return _serializer(app).loads(value, max_age=PASS_SECONDS) == "web-phone"
     except BadSignature:
         return False
+
+
+@bp.post("/pass")
+def new_pass():
+    """A fresh pass for the page: before each call and while one lasts."""
+    return {"pass": issue_pass(current_app)}
 
 
 def _catalog(line) -> dict:
@@ -72,15 +96,16 @@ def page():
         "root": request.script_root,
         "audioPath": AUDIO_PATH,
         "browserAudioPath": request.script_root + "/phone/audio/",
-        "pass": issue_pass(current_app) if current_app.config.get("TWILIO_AUTH_TOKEN") else "",
+        "pass": issue_pass(current_app) if current_app.config["TWILIO_AUTH_TOKEN"] else "",
+        "passUrl": request.script_root + "/phone/pass",
+        "passRefreshSeconds": PASS_REFRESH_SECONDS,
         "header": HEADER,
         "catalog": _catalog(line),
     }
     return render_template("phone.html", config=config)
 
 
-@lru_cache(maxsize=64)
-def _browser_wav(path: str, mtime: float) -> bytes:
+def _browser_wav(path: str) -> bytes:
     # Telephone μ-law WAV is not played by every browser; 16-bit PCM is. Made from the
     # same built file, so the browser hears exactly what the caller hears. Imported here:
     # numpy and libsndfile would double a webhook worker's memory for a page it rarely serves.
@@ -104,7 +129,7 @@ def audio(name):
     except FileNotFoundError:  # deleted since startup (an audio rebuild); the page shows text
         abort(404)
     response = send_file(
-        io.BytesIO(_browser_wav(str(path), stat.st_mtime)), mimetype="audio/wav",
+        io.BytesIO(_browser_wav(str(path))), mimetype="audio/wav",
         max_age=MAX_AGE, conditional=True, etag=f"pcm-{name}", last_modified=stat.st_mtime,
     )
     response.cache_control.immutable = True

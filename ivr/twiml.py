@@ -1,6 +1,10 @@
-"""TwiML rendering: a flow Turn becomes a VoiceResponse document."""
+"""TwiML rendering: a flow Turn becomes a VoiceResponse document.
 
-from functools import lru_cache
+A document depends only on the turn and the URL the line is reached at, and the flow has a
+few hundred turns (`Flow.turns`), so `Documents` renders them all once per base URL and a
+webhook only looks its answer up.
+"""
+
 from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import VoiceResponse
@@ -9,6 +13,8 @@ from .flow import State, Turn
 
 TURN_PATH = "/voice/turn"
 AUDIO_PATH = "/audio/"
+#: How much slower <Say> speaks in slow mode, when a prompt has no slow audio file.
+SLOW_RATE = "75%"
 
 
 def turn_url(base: str, state: State) -> str:
@@ -19,31 +25,37 @@ def turn_url(base: str, state: State) -> str:
 class Renderer:
     """Turns flow turns into TwiML, playing stored audio or speaking with <Say>."""
 
-    def __init__(self, content, audio, say_voice=None, say_language="es-MX"):
+    def __init__(self, content, audio, say_voice=None, say_language="es-MX", audio_base=""):
         self.content = content
         self.audio = audio
         self.say_voice = say_voice or None
         self.say_language = say_language
-        # A document depends only on the turn and the base URL, and a call has a few hundred
-        # possible turns: render each once, not on every webhook.
-        self.render = lru_cache(maxsize=4096)(self._render)
+        #: Where <Play> fetches audio (a CDN, say); '' for this line's own /audio/ route.
+        self.audio_base = audio_base.rstrip("/")
 
-    def speak(self, node, prompt_id: str, base: str) -> None:
+    def speak(self, node, prompt_id: str, base: str, slow: bool = False) -> None:
         """Append what says `prompt_id` to `node`: its audio file if current, else <Say>."""
-        name = self.audio.file_for(prompt_id)
+        name = self.audio.file_for(prompt_id, slow=slow)
         if name:
-            node.play(f"{base}{AUDIO_PATH}{name}")
+            root = self.audio_base or base + AUDIO_PATH.rstrip("/")
+            node.play(f"{root}/{name}")
+            return
+        words = self.content[prompt_id].say
+        if slow:
+            # No slow recording: Twilio's voice reads it slower (SSML inside <Say>).
+            say = node.say(voice=self.say_voice, language=self.say_language)
+            say.prosody(words, rate=SLOW_RATE)
         else:
-            node.say(self.content[prompt_id].say, voice=self.say_voice, language=self.say_language)
+            node.say(words, voice=self.say_voice, language=self.say_language)
 
-    def _render(self, turn: Turn, base: str = "") -> str:
-        """The TwiML document for `turn`; URLs start with `base` (e.g. a public base URL)."""
+    def render(self, turn: Turn, base: str) -> bytes:
+        """The TwiML document for `turn`; every URL in it starts with `base`."""
         response = VoiceResponse()
         if turn.state is None:
             for prompt_id in turn.prompts:
                 self.speak(response, prompt_id, base)
             response.hangup()
-            return str(response)
+            return response.to_xml(xml_declaration=True).encode()
         url = turn_url(base, turn.state)
         # The prompts sit inside <Gather> so a key interrupts them. finishOnKey is empty
         # because '#' is a key of the line ('next step'), not an end-of-input marker.
@@ -52,8 +64,25 @@ class Renderer:
             action=url, method="POST",
         )
         for prompt_id in turn.prompts:
-            self.speak(gather, prompt_id, base)
+            self.speak(gather, prompt_id, base, turn.slow)
         # No key before the timeout: Twilio falls through to here, and the same URL
         # without Digits tells the flow the caller stayed silent.
         response.redirect(url, method="POST")
-        return str(response)
+        return response.to_xml(xml_declaration=True).encode()
+
+
+class Documents:
+    """Every TwiML document the line can answer with, for one base URL, made up front."""
+
+    def __init__(self, renderer: Renderer, flow, base: str):
+        self.base = base
+        self.by_turn = {}
+        for turn in flow.turns():
+            if turn not in self.by_turn:
+                self.by_turn[turn] = renderer.render(turn, base)
+
+    def __getitem__(self, turn: Turn) -> bytes:
+        return self.by_turn[turn]
+
+    def __len__(self) -> int:
+        return len(self.by_turn)

@@ -176,20 +176,18 @@ def test_silence_and_wrong_keys_for_ever_end_the_call(pattern, tampered):
     assert call.requests <= 1 + FLOW.max_wrongs * FLOW.max_silences
 
 
-def test_huge_or_odd_input_does_not_grow_the_turn_cache(app):
-    from ivr.voice import _turn
+def test_odd_host_names_do_not_grow_the_documents(app):
+    from ivr import MAX_BASES
 
+    line = app.extensions["ivr"]
     client = app.test_client()
-    url = "http://localhost/voice/turn?at=3"
-    sizes = []
-    for i in range(40):
-        data = {"CallSid": "CAhuge", "Digits": f"{i}" * 2000}
+    for i in range(3 * MAX_BASES):
+        base = f"http://host{i}.example"
+        url = base + "/voice/turn?at=3"
+        data = {"CallSid": "CAhost", "Digits": "2"}
         r = client.post(url, data=data, headers={"X-Twilio-Signature": sign(url, data)})
-        assert r.status_code == 200
-        sizes.append(_turn.cache_info().currsize)
-    assert sizes[-1] - sizes[0] <= 1  # all of them are one wrong key at one state
-    long_url = "http://localhost/voice/turn?at=3&pad=" + "x" * 500
-    before = _turn.cache_info().currsize
-    data = {"CallSid": "CAhuge", "Digits": "2"}
-    r = client.post(long_url, data=data, headers={"X-Twilio-Signature": sign(long_url, data)})
-    assert r.status_code == 200 and _turn.cache_info().currsize == before
+        assert r.status_code == 200 and f"{base}/voice/turn?at=4".encode() in r.data
+    # Only the latest few bases keep their documents; the first is made anew when it returns.
+    first = line.documents("http://host0.example/")
+    assert line.documents("http://host0.example/") is first
+    assert all(line.documents(f"http://host{i}.example/") is not first for i in range(1, MAX_BASES))

@@ -3,16 +3,11 @@
 import json
 import logging
 import re
-from urllib.parse import parse_qsl
 
 import pytest
 from flask import request
-from hypothesis import given
-from hypothesis import strategies as st
 
-from ivr import logs
 from ivr.logs import mask, value
-from ivr.params import form_pairs
 
 from conftest import walk
 
@@ -96,22 +91,6 @@ def test_values_are_cut_and_quoted():
     assert value("a b") == '"a b"'
     assert value("x" * 100) == "x" * 40 + "..."
     assert value("") == value(None) == "-"
-
-
-@given(st.lists(st.sampled_from(list("ab=&+%2BF0éz ;") + ["%C3%A9", "%zz", "%2B"]), max_size=30)
-       .map("".join))
-def test_form_pairs_reads_a_body_as_parse_qsl_does(text):
-    assert form_pairs(text) == parse_qsl(text, keep_blank_values=True)
-
-
-@pytest.mark.parametrize("created", [0.0, 1_700_000_000.123, 1_700_000_000.999, 1_700_000_001.5])
-def test_log_time_is_logging_own_format(created):
-    ours = logs._Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    theirs = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    record = logging.LogRecord("ivr.webhook", logging.INFO, __file__, 1, "hello", None, None)
-    record.created, record.msecs = created, (created - int(created)) * 1000
-    assert ours.format(record) == theirs.format(record)
-    assert ours.format(record) == theirs.format(record)  # and from its per-second cache
 
 
 def test_a_body_read_before_the_line_reads_it_is_still_checked(app, signed):

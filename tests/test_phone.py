@@ -8,8 +8,14 @@ import soundfile
 
 from playwright.sync_api import sync_playwright
 
-from conftest import require, serving
+from conftest import TOKEN, require, serving
 from ivr import create_app
+
+
+@pytest.fixture
+def app(audio_dir):
+    return create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir), "TWILIO_AUTH_TOKEN": TOKEN,
+                       "WEB_PHONE": True})
 
 
 def page_config(html: str) -> dict:
@@ -48,7 +54,8 @@ def test_webhooks_refuse_a_missing_or_forged_pass(client, value):
 
 
 def test_a_pass_from_another_line_is_refused(client, audio_dir):
-    other = create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir), "TWILIO_AUTH_TOKEN": "other"})
+    other = create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir), "TWILIO_AUTH_TOKEN": "other",
+                     "WEB_PHONE": True})
     foreign = page_config(other.test_client().get("/phone").get_data(as_text=True))["pass"]
     assert client.post("/voice", headers={"X-Web-Phone": foreign}).status_code == 403
 
@@ -156,7 +163,7 @@ def test_audio_deleted_while_running_is_404_not_an_error(client, app):
 def public_server(audio_dir):
     """The line behind a public base URL that is not the address the browser uses."""
     app = create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir), "TWILIO_AUTH_TOKEN": "t",
-                      "PUBLIC_BASE_URL": "https://ivr.example.com"})
+                      "PUBLIC_BASE_URL": "https://ivr.example.com", "WEB_PHONE": True})
     with serving(app) as base:
         yield base
 
@@ -176,3 +183,38 @@ def test_web_phone_works_when_the_twiml_names_a_public_base_url(public_server, b
     page.get_by_role("button", name="Colgar").click()
     page.wait_for_function("() => document.getElementById('status').dataset.state === 'ended'")
     assert errors == []
+
+
+def test_with_a_token_the_web_phone_is_off_unless_asked_for(audio_dir):
+    app = create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir), "TWILIO_AUTH_TOKEN": TOKEN})
+    client = app.test_client()
+    assert client.get("/phone").status_code == 404
+    assert client.post("/phone/pass").status_code == 404
+    # Without a token (local use) it is on by default.
+    local = create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir)})
+    assert local.test_client().get("/phone").status_code == 200
+
+
+def test_a_pass_expires_within_minutes(client, monkeypatch):
+    import time
+
+    issued = page_config(client.get("/phone").get_data(as_text=True))["pass"]
+    headers = {"X-Web-Phone": issued}
+    assert client.post("/voice", data={"CallSid": "CAweb"}, headers=headers).status_code == 200
+    now = time.time()
+    # itsdangerous reads the clock through time.time: ten minutes and a second later...
+    monkeypatch.setattr(time, "time", lambda: now + 10 * 60 + 1)
+    assert client.post("/voice", data={"CallSid": "CAweb"}, headers=headers).status_code == 403
+    # ...the page's new pass works again.
+    fresh = client.post("/phone/pass").json["pass"]
+    r = client.post("/voice", data={"CallSid": "CAweb"}, headers={"X-Web-Phone": fresh})
+    assert r.status_code == 200
+
+
+def test_the_signature_check_knows_nothing_of_the_web_phone():
+    import subprocess
+    import sys
+
+    code = "import sys, ivr.security; print(sorted(m for m in sys.modules if m.startswith('ivr')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "ivr.phone" not in loaded.stdout and "ivr.security" in loaded.stdout

@@ -111,7 +111,7 @@ def test_trusted_proxy_prefix_is_part_of_the_signed_url_and_the_twiml(make_app):
                        signed_for=PUBLIC + "/alcanos", headers=headers)
     assert r.status_code == 200
     doc = assert_valid_twiml(r.data)
-    assert doc[0].get("action") == "/alcanos/voice/turn?at=3"
+    assert doc[0].get("action") == "https://ivr.example.com/alcanos/voice/turn?at=3"
 
 
 def test_public_base_url_rebuilds_the_signed_url(make_app):
@@ -198,13 +198,13 @@ def test_a_bad_body_limit_is_refused(make_app, value):
 
 
 def test_web_phone_with_a_token_is_announced(make_app, caplog):
-    with caplog.at_level(logging.WARNING, logger="ivr.security"):
+    with caplog.at_level(logging.WARNING):
         make_app(WEB_PHONE=True)
     assert "the web phone is on" in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="ivr.security"):
+    with caplog.at_level(logging.WARNING):
         make_app(WEB_PHONE=False)
-    assert caplog.text == ""
+    assert "web phone" not in caplog.text
 
 
 @pytest.mark.parametrize("length", ["²", "1e3", "-1", " 12"])
@@ -237,7 +237,7 @@ def test_health_needs_no_signature_and_reports_what_is_loaded(client, app):
     assert r.json == {
         "status": "ok",
         "content": {"file": "content.toml", "prompts": len(line.content.prompts), "steps": 8},
-        "audio": line.audio.summary(),
+        "audio": {**line.audio.summary(), "offline_engine_only": True},
     }
     assert r.json["audio"]["prompts"] == len(line.content.prompts)
     assert str(line.content.path.parent) not in r.get_data(as_text=True)  # public: no paths
