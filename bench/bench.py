@@ -188,8 +188,8 @@ def main():
         requests = step_requests(app_port)
         # The constant document: the line's own Paso 3 page, so both send the same bytes.
         public = f"http://127.0.0.1:{app_port}"
-        twiml = line.twiml.render(line.flow.next(line.flow.parse({"at": "2"}), "2"), public)
-        (tmp / "twiml.xml").write_text(twiml, encoding="utf-8")
+        twiml = line.documents(public)[line.flow.next(line.flow.parse({"at": "2"}), "2")]
+        (tmp / "twiml.xml").write_bytes(twiml)
         write_lua(tmp / "app.lua", "POST", requests)
         write_lua(tmp / "const.lua", "POST", [(t, p, {}) for t, p, _ in requests])
         write_lua(tmp / "audio.lua", "GET", [(f"/audio/{audio_name}", {}, {})])

@@ -61,9 +61,9 @@ def main():
     logging.getLogger().setLevel(logging.INFO)
     app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "WEB_PHONE": False})
     line = app.extensions["ivr"]
-    doc = line.twiml.render(line.flow.next(line.flow.parse({"at": "2"}), "2"))
+    doc = line.documents("http://localhost")[line.flow.next(line.flow.parse({"at": "2"}), "2")]
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "twiml.xml").write_text(doc, encoding="utf-8")
+        (Path(tmp) / "twiml.xml").write_bytes(doc)
         (Path(tmp) / "audio.wav").write_bytes(b"RIFF")
         os.environ["BENCH_TWIML"] = str(Path(tmp) / "twiml.xml")
         os.environ["BENCH_AUDIO"] = str(Path(tmp) / "audio.wav")

@@ -34,14 +34,14 @@ def child(which: str, n: int) -> None:
     app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "WEB_PHONE": False,
                       "PUBLIC_BASE_URL": "http://localhost"})
     line = app.extensions["ivr"]
-    document = line.twiml.render(line.flow.next(line.flow.parse({"at": "2"}), "2"),
-                                 line.public_base)  # the line's own Paso 3 page, byte for byte
+    # The line's own Paso 3 page, byte for byte.
+    document = line.documents(line.public_base)[line.flow.next(line.flow.parse({"at": "2"}), "2")]
     constant = Flask("constant")
     constant.add_url_rule("/voice/turn", "turn", lambda: Response(document, mimetype="text/xml"),
                           methods=["POST"])
     target = app if which == "line" else constant
     env, body = environ()
-    for i in range(200 + n):  # 200 to warm the caches, as a running worker has
+    for i in range(200 + n):  # 200 to warm up, as a running worker has
         e = dict(env, **{"wsgi.input": io.BytesIO(body)})
         for _ in target(e, lambda status, headers: None):
             pass

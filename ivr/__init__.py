@@ -4,7 +4,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import Config, Flask
 from twilio.request_validator import RequestValidator
@@ -41,10 +41,14 @@ class Line:
     public_base: str = ""
     _documents: dict = field(default_factory=dict, repr=False)
 
-    def documents(self, root_url: str) -> Documents:
-        """Every document the line answers with, its URLs starting with the public base URL,
-        else with `root_url` (the request's own root)."""
-        base = self.public_base or root_url.rstrip("/")
+    def base_url(self, request) -> str:
+        """What the line's URLs start with: the public base URL, else the request's own
+        (proxy-aware) root."""
+        return self.public_base or f"{request.scheme}://{request.host}{quote(request.script_root)}"
+
+    def documents(self, base: str) -> Documents:
+        """Every document the line answers with, its URLs starting with `base`."""
+        base = base.rstrip("/")
         found = self._documents.get(base)
         if found is None:
             while len(self._documents) >= MAX_BASES:

@@ -7,8 +7,7 @@ made once, when the line starts.
 """
 
 import re
-from dataclasses import dataclass, field, replace
-from typing import Iterator, Mapping
+from typing import Iterator, Mapping, NamedTuple
 
 #: Prompt ids the flow speaks, besides the steps (paso_1 ... paso_N).
 PROMPTS = (
@@ -47,8 +46,9 @@ def step_prompt(n: int) -> str:
     return f"paso_{n}"
 
 
-@dataclass(frozen=True)
-class State:
+# State and Turn are named tuples: made on every webhook, and tuples are the cheapest
+# immutable, hashable records Python has.
+class State(NamedTuple):
     """Where the caller is, how many silences / wrong keys in a row so far, and whether the
     caller asked for the slow voice."""
 
@@ -75,18 +75,21 @@ class State:
         return f"step:{self.step}" if self.at == STEP else self.at
 
 
-@dataclass(frozen=True)
-class Turn:
+class Turn(NamedTuple):
     """What the caller hears now, then where the call waits for a key.
 
     `state` None means the call ends after the prompts. `action` names what the caller's
-    input did (repeat, next, wrong...), for logs and reports; two turns that sound the same
-    are the same turn whatever their action.
+    input did (repeat, next, wrong...), for logs and reports; `sound` is the rest, all that
+    the TwiML depends on.
     """
 
     prompts: tuple[str, ...]
     state: State | None
-    action: str = field(default="", compare=False)
+    action: str = ""
+
+    @property
+    def sound(self) -> tuple:
+        return self.prompts, self.state
 
     @property
     def timeout(self) -> int:
@@ -226,7 +229,7 @@ class Flow:
             return Turn(("bye_silence", "goodbye"), None, "silence")
         # Only the keys again, not the whole step: the caller may be busy doing it.
         return Turn(
-            ("still_there", self._reminder(state.at)), replace(state, silences=silences), "silence"
+            ("still_there", self._reminder(state.at)), state._replace(silences=silences), "silence"
         )
 
     def _wrong(self, state: State) -> Turn:
@@ -237,5 +240,5 @@ class Flow:
         # A key proves someone is there, so silences start over; wrong keys do not, so
         # alternating silence and wrong keys still ends the call.
         return Turn(
-            (notice, self._reminder(state.at)), replace(state, silences=0, wrongs=wrongs), "wrong"
+            (notice, self._reminder(state.at)), state._replace(silences=0, wrongs=wrongs), "wrong"
         )

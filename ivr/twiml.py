@@ -76,13 +76,13 @@ class Documents:
 
     def __init__(self, renderer: Renderer, flow, base: str):
         self.base = base
-        self.by_turn = {}
+        self.by_sound = {}
         for turn in flow.turns():
-            if turn not in self.by_turn:
-                self.by_turn[turn] = renderer.render(turn, base)
+            if turn.sound not in self.by_sound:
+                self.by_sound[turn.sound] = renderer.render(turn, base)
 
     def __getitem__(self, turn: Turn) -> bytes:
-        return self.by_turn[turn]
+        return self.by_sound[turn.sound]
 
     def __len__(self) -> int:
-        return len(self.by_turn)
+        return len(self.by_sound)

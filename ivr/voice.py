@@ -46,7 +46,7 @@ def reply(turn: Turn, note: str = "") -> Response:
     """The TwiML of `turn`; `note` (lost, error, fallback) goes in the log line."""
     line = current_app.extensions["ivr"]
     g.outcome = f"{note}:{turn.where}" if note else turn.where
-    return Response(line.documents(request.root_url)[turn], mimetype="text/xml")
+    return Response(line.documents(line.base_url(request))[turn], mimetype="text/xml")
 
 
 @bp.route("", methods=("GET", "POST"))
@@ -73,7 +73,8 @@ def fallback():
     The caller hears the apology and the menu; the failed URL's state counts the failure, so
     a line that keeps failing still ends the call.
     """
-    error_url = request.values.get("ErrorUrl", "")
+    values = request.values
+    error_url = values.get("ErrorUrl", "")
     try:
         parts = urlsplit(error_url)
         query = dict(parse_qsl(parts.query))
@@ -82,7 +83,7 @@ def fallback():
     # The path only: a GET webhook's query holds the caller's number.
     log.warning(
         "fallback: call=%s error=%s url=%s", logs.call_sid(),
-        logs.value(request.values.get("ErrorCode")),
+        logs.value(values.get("ErrorCode")),
         logs.value(parts.path if parts else error_url, 200),
     )
     return reply(current_app.extensions["ivr"].flow.failed(query), "fallback")
