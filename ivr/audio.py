@@ -47,9 +47,11 @@ class AudioStore:
             self.files.update(
                 {e["file"]: pid for pid, e in entries.items() if e.get("file") in on_disk}
             )
-            by_pace[slow] = _sort(entries, content, on_disk)
-        self.playable, self.missing, self.stale = by_pace[False]
-        self.slow_playable, self.slow_missing, self.slow_stale = by_pace[True]
+            playable, missing, stale = _sort(entries, content, on_disk)
+            engines = sorted({entries[pid].get("engine", "?") for pid in playable})
+            by_pace[slow] = playable, missing, stale, engines
+        self.playable, self.missing, self.stale, self.engines = by_pace[False]
+        self.slow_playable, self.slow_missing, self.slow_stale, self.slow_engines = by_pace[True]
 
     def file_for(self, prompt_id: str, slow: bool = False) -> str | None:
         """The file to play for `prompt_id` (its slow one if `slow`), or None if it must be
@@ -61,21 +63,16 @@ class AudioStore:
         return {
             "prompts": len(self.playable) + len(self.missing) + len(self.stale),
             "playable": len(self.playable),
-            "engines": self._engines(False),
+            "engines": list(self.engines),
             "missing": list(self.missing),
             "stale": list(self.stale),
             "slow": {
                 "playable": len(self.slow_playable),
-                "engines": self._engines(True),
+                "engines": list(self.slow_engines),
                 "missing": list(self.slow_missing),
                 "stale": list(self.slow_stale),
             },
         }
-
-    def _engines(self, slow: bool) -> list[str]:
-        entries = self.manifest.get(TABLES[slow], {})
-        playable = self.slow_playable if slow else self.playable
-        return sorted({entries[pid].get("engine", "?") for pid in playable})
 
 
 def _sort(entries: dict, content, on_disk: set) -> tuple[dict, list, list]:
