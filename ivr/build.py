@@ -1,8 +1,11 @@
 """The audio builder: one telephone-ready WAV per prompt, named by its words.
 
 Files are 8 kHz mono μ-law WAV, the phone network's own format, so Twilio plays them
-inside <Gather> without transcoding. A file's name hashes the spoken text and the voice
-settings: new words get a new URL and Twilio's media cache never plays old ones.
+inside <Gather> without transcoding. A file's name hashes the spoken text, the voice
+settings and the pace: new words get a new URL and Twilio's media cache never plays old ones.
+
+Every prompt gets two files: the normal one (manifest table "prompts") and a slow one
+(table "slow", name `<prompt>-slow-<hash>.wav`) for the line's slow mode.
 """
 
 import hashlib
@@ -12,24 +15,37 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import soundfile
 import soxr
 
-from .audio import MANIFEST, read_manifest, text_hash
+from .audio import MANIFEST, TABLES, read_manifest, text_hash
 from .tts import SynthesisError
 
 RATE = 8000
 #: Peak level after resampling: loud enough for a phone line, with headroom for μ-law.
 PEAK = 0.89
-_OURS = re.compile(r"[a-z][a-z0-9_]*-[0-9a-f]{12}\.wav")
+_OURS = re.compile(r"[a-z][a-z0-9_]*(-slow)?-[0-9a-f]{12}\.wav")
 
 
-def file_name(prompt_id: str, say: str, engine: str, settings: dict) -> str:
-    """The content-addressed file name of a prompt's audio."""
-    key = json.dumps({"say": say, "engine": engine, "voice": settings}, sort_keys=True)
-    return f"{prompt_id}-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:12]}.wav"
+def file_name(prompt_id: str, say: str, engine: str, settings: dict, slow: bool = False) -> str:
+    """The content-addressed file name of a prompt's audio (its slow version if `slow`)."""
+    # The normal key is the one files had before slow mode, so their names did not change.
+    key = {"say": say, "engine": engine, "voice": settings} | ({"slow": True} if slow else {})
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:12]
+    return f"{prompt_id}{'-slow' if slow else ''}-{digest}.wav"
+
+
+def label(prompt_id: str, slow: bool) -> str:
+    """How reports name one file of a prompt: `paso_1`, or `paso_1 (slow)`."""
+    return f"{prompt_id} (slow)" if slow else prompt_id
+
+
+def labels(content) -> list[str]:
+    """Every file's label, in build order: all normal files first, then the slow ones."""
+    return [label(pid, slow) for slow in TABLES for pid in content.prompts]
 
 
 def to_telephone(samples: np.ndarray, rate: int) -> np.ndarray:
@@ -64,32 +80,48 @@ def write_manifest(directory: Path, manifest: dict) -> None:
     os.replace(tmp, directory / MANIFEST)
 
 
+class Job(NamedTuple):
+    """One file to make."""
+
+    prompt: object
+    slow: bool
+    name: str
+
+    @property
+    def label(self) -> str:
+        return label(self.prompt.id, self.slow)
+
+
 @dataclass
 class Report:
+    """What a build did, by label (`paso_1`, `paso_1 (slow)`)."""
+
     made: list = field(default_factory=list)
     kept: list = field(default_factory=list)
     removed: list = field(default_factory=list)
     failed: dict = field(default_factory=dict)
 
 
-def plan(content, directory, engine, force=False, manifest=None):
-    """(prompt, file name) for each prompt whose audio must be made (`manifest`: the
+def plan(content, directory, engine, force=False, manifest=None) -> list[Job]:
+    """The files that must be made, normal ones first, then slow ones (`manifest`: the
     directory's, if the caller has read it)."""
     directory = Path(directory)
-    entries = (read_manifest(directory) if manifest is None else manifest).get("prompts", {})
+    manifest = read_manifest(directory) if manifest is None else manifest
     todo = []
-    for prompt in content.prompts.values():
-        name = file_name(prompt.id, prompt.say, engine.name, engine.settings())
-        current = entries.get(prompt.id, {}).get("file") == name and (directory / name).is_file()
-        if force or not current:
-            todo.append((prompt, name))
+    for slow, table in TABLES.items():
+        entries = manifest.get(table, {})
+        for prompt in content.prompts.values():
+            name = file_name(prompt.id, prompt.say, engine.name, engine.settings(slow), slow)
+            current = entries.get(prompt.id, {}).get("file") == name and (directory / name).is_file()
+            if force or not current:
+                todo.append(Job(prompt, slow, name))
     return todo
 
 
 def build(content, directory, engine, force=False, progress=None) -> Report:
-    """Make the audio `content` needs in `directory`; keep what is current.
+    """Make the audio `content` needs in `directory`, normal and slow; keep what is current.
 
-    A prompt that fails is reported and keeps its old entry (spoken with <Say> if its
+    A file that fails is reported and keeps its old entry (spoken with <Say> if its
     words changed); the manifest is written for all the others. EngineUnavailable
     (no network, no espeak-ng) stops the build, keeping what was made so far.
 
@@ -101,34 +133,41 @@ def build(content, directory, engine, force=False, progress=None) -> Report:
     for leftover in directory.glob(".tmp-*"):  # from a build that was killed
         leftover.unlink()
     manifest = read_manifest(directory)
-    previous = {e.get("file") for e in manifest.get("prompts", {}).values()}
-    entries = {pid: e for pid, e in manifest.get("prompts", {}).items() if pid in content.prompts}
+    previous = {e.get("file") for table in TABLES.values() for e in manifest.get(table, {}).values()}
+    tables = {
+        slow: {pid: e for pid, e in manifest.get(table, {}).items() if pid in content.prompts}
+        for slow, table in TABLES.items()
+    }
     todo = plan(content, directory, engine, force, manifest)
-    to_make = {prompt.id for prompt, _ in todo}
-    report = Report(kept=[pid for pid in content.prompts if pid not in to_make])
+    to_make = {job.label for job in todo}
+    report = Report(kept=[name for name in labels(content) if name not in to_make])
     try:
-        for prompt, name in todo:
+        for job in todo:
+            prompt = job.prompt
             if progress:
-                progress(prompt.id)
+                progress(job.label)
             try:
-                samples = to_telephone(*engine.synthesize(prompt.say))
+                samples = to_telephone(*engine.synthesize(prompt.say, slow=job.slow))
             except SynthesisError as e:
-                report.failed[prompt.id] = str(e)
+                report.failed[job.label] = str(e)
                 continue
-            write_wav(directory / name, samples)
-            entries[prompt.id] = {
-                "file": name,
+            write_wav(directory / job.name, samples)
+            tables[job.slow][prompt.id] = {
+                "file": job.name,
                 "text_sha256": text_hash(prompt.say),
                 "text": prompt.say,
                 "engine": engine.name,
-                "voice": engine.settings(),
+                "voice": engine.settings(job.slow),
                 "duration": round(len(samples) / RATE, 2),
             }
-            report.made.append(prompt.id)
+            report.made.append(job.label)
     finally:
-        ordered = {pid: entries[pid] for pid in content.prompts if pid in entries}
-        write_manifest(directory, {"format": "wav 8000 Hz mono mu-law", "prompts": ordered})
-        referenced = {e["file"] for e in ordered.values()} | previous
+        ordered = {
+            table: {pid: tables[slow][pid] for pid in content.prompts if pid in tables[slow]}
+            for slow, table in TABLES.items()
+        }
+        write_manifest(directory, {"format": "wav 8000 Hz mono mu-law", **ordered})
+        referenced = {e["file"] for table in ordered.values() for e in table.values()} | previous
         for path in directory.glob("*.wav"):
             if _OURS.fullmatch(path.name) and path.name not in referenced:
                 path.unlink()
@@ -136,13 +175,15 @@ def build(content, directory, engine, force=False, progress=None) -> Report:
     return report
 
 
-def check(content, directory) -> list[tuple[str, str, str]]:
-    """(prompt id, 'missing' or 'stale', engine) for each prompt without current audio."""
+def check(content, directory, slow=False) -> list[tuple[str, str, str]]:
+    """(prompt id, 'missing' or 'stale', engine) for each prompt without current audio
+    (without a current slow file, if `slow`)."""
     from .audio import AudioStore
 
     store = AudioStore(directory, content)
-    entries = store.manifest.get("prompts", {})
-    problems = {pid: "missing" for pid in store.missing} | {pid: "stale" for pid in store.stale}
+    entries = store.manifest.get(TABLES[slow], {})
+    missing, stale = (store.slow_missing, store.slow_stale) if slow else (store.missing, store.stale)
+    problems = {pid: "missing" for pid in missing} | {pid: "stale" for pid in stale}
     return [
         (pid, problems[pid], entries.get(pid, {}).get("engine", "-"))
         for pid in content.prompts if pid in problems

@@ -172,7 +172,7 @@ def audio():
               help="Google domain for gTTS; a Latin American one gives a Latin American accent.")
 @click.option("--force", is_flag=True, help="Remake every file, even current ones.")
 def audio_build(engine, tld, force):
-    """Make one telephone-ready WAV per prompt; only what changed is remade."""
+    """Make two telephone-ready WAVs per prompt, normal and slow; only what changed is remade."""
     from . import build, tts
 
     app = make_app(served=False)
@@ -188,34 +188,39 @@ def audio_build(engine, tld, force):
             report = build.build(line.content, line.audio.directory, speaker, force, progress)
         except tts.EngineUnavailable as e:
             raise click.ClickException(f"{e}") from None
+    slow = sum(name.endswith(" (slow)") for name in report.made)
     click.echo(
-        f"made {len(report.made)}, kept {len(report.kept)}, removed {len(report.removed)} old "
-        f"file(s) in {line.audio.directory}"
+        f"made {len(report.made)} ({slow} slow), kept {len(report.kept)}, "
+        f"removed {len(report.removed)} old file(s) in {line.audio.directory}"
     )
     if report.failed:
         for pid, problem in report.failed.items():
             click.echo(f"failed: {pid}: {problem}", err=True)
         raise click.ClickException(
-            f"{len(report.failed)} prompt(s) failed: {', '.join(report.failed)}. The others are "
+            f"{len(report.failed)} file(s) failed: {', '.join(report.failed)}. The others are "
             f"kept; rerun `ivr audio build --engine {engine}` to retry only the failed ones."
         )
 
 
 @audio.command("check")
 def audio_check():
-    """List prompts whose audio is missing or made for other words; exit 1 if any."""
+    """List prompts whose audio, normal or slow, is missing or made for other words; exit 1 if any."""
     from . import build
 
     app = make_app(served=False)
     line = app.extensions["ivr"]
-    problems = build.check(line.content, line.audio.directory)
-    for pid, problem, engine in problems:
-        click.echo(f"{problem:8} {pid} (engine: {engine})")
+    problems = False
+    for slow in (False, True):
+        for pid, problem, engine in build.check(line.content, line.audio.directory, slow):
+            click.echo(f"{problem:8} {pid} ({'slow, ' if slow else ''}engine: {engine})")
+            problems = True
     s = line.audio.summary()
-    click.echo(
-        f"{s['prompts']} prompts: {s['playable']} current ({', '.join(s['engines']) or 'none'}), "
-        f"{len(s['stale'])} stale, {len(s['missing'])} missing"
-    )
+
+    def counts(s):
+        return (f"{s['playable']} current ({', '.join(s['engines']) or 'none'}), "
+                f"{len(s['stale'])} stale, {len(s['missing'])} missing")
+
+    click.echo(f"{s['prompts']} prompts: {counts(s)}; slow: {counts(s['slow'])}")
     if problems:
         raise SystemExit(1)
 

@@ -85,10 +85,11 @@ class Catalog:
         self.by_file = {}
         if content is not None:
             self.by_say = {p.say: p.id for p in content.prompts.values()}
-        for pid, entry in ((manifest or {}).get("prompts") or {}).items():
-            if isinstance(entry, dict) and entry.get("file"):
-                text = entry.get("text") or (content[pid].say if content and pid in content.prompts else "")
-                self.by_file[entry["file"]] = (pid, text)
+        for table in ("prompts", "slow"):  # the normal files and the slow ones
+            for pid, entry in ((manifest or {}).get(table) or {}).items():
+                if isinstance(entry, dict) and entry.get("file"):
+                    text = entry.get("text") or (content[pid].say if content and pid in content.prompts else "")
+                    self.by_file[entry["file"]] = (pid, text)
 
     def say(self, text: str) -> str | None:
         return self.by_say.get(" ".join(text.split()))
