@@ -351,3 +351,29 @@ def twilio_connect(ctx, number, base, dry_run, skip_check):
     except (ConfigError, c.ConnectError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"connected: calls to {found.phone_number} now reach {base}/voice")
+
+
+@cli.command()
+@click.option("--url", "base", metavar="BASE",
+              help="The public base URL to check (default: PUBLIC_BASE_URL), e.g. a tunnel's.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10, show_default=True,
+              help="Seconds to wait for the line's answers.")
+def doctor(base, timeout):
+    """Check the deployment the way Twilio will meet it; exit 1 if anything must be fixed.
+
+    One line per check: OK, WARN (works, but worth fixing) or FAIL (what to fix). Reads the
+    settings as `ivr serve` does (environment and .env) and calls the running line at its
+    public URL with a request signed as Twilio signs it.
+    """
+    from . import doctor as d, environment_config
+
+    config = environment_config()
+    config.setdefault("WEB_PHONE", False)  # as under `ivr serve`
+    findings = d.run(d.Deployment(config, base, timeout))
+    for finding in findings:
+        click.echo(str(finding))
+    failed = sum(f.level == d.FAIL for f in findings)
+    warned = sum(f.level == d.WARN for f in findings)
+    click.echo(f"{failed} to fix, {warned} warning(s)" if failed or warned else "all good")
+    if failed:
+        raise SystemExit(1)
