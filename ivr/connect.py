@@ -111,8 +111,9 @@ def self_check(base: str, token: str, account_sid: str = "", to: str = "",
         finally:
             response.close()
     except requests.exceptions.SSLError:
-        return Check("unreachable", url, f"{url}: its TLS certificate is not valid, and Twilio "
-                                         f"only calls https URLs with a valid certificate")
+        return Check("unreachable", url, f"{url}: its TLS certificate is not valid (expired, "
+                                         f"self-signed or for another name), and Twilio "
+                                         f"refuses such certificates")
     except requests.Timeout:
         return Check("unreachable", url, f"{url} did not answer within {timeout:g} s "
                                          f"(Twilio waits 15 s, then gives error 11200)")
