@@ -69,10 +69,8 @@ def ivr_doctor(*args):
     result = CliRunner().invoke(cli, ["doctor", "--timeout", "5", *args])
     lines = result.output.splitlines()
     found = {}
-    for line in lines[:-1]:
-        level, _, rest = line.partition(" ")
-        name = line[5:19].strip()
-        found[name] = (level, line[19:])
+    for line in lines[:-1]:  # 'LEVEL check         message', then the summary
+        found[line[5:19].strip()] = (line[:5].strip(), line[19:])
     return result, found
 
 

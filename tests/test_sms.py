@@ -203,9 +203,10 @@ def hanging_proxy():
 
 def test_the_real_http_client_does_not_hold_a_webhook(monkeypatch, hanging_proxy, caplog):
     # twilio's own TwilioHttpClient, the Texter's default, through a proxy that never answers.
-    for name in ("NO_PROXY", "no_proxy"):
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HTTPS_PROXY", hanging_proxy)
+    for name in ("HTTPS_PROXY", "https_proxy"):
+        monkeypatch.setenv(name, hanging_proxy)
     started = time.monotonic()
     result = sms.Texter(ACCOUNT_SID, AUTH_TOKEN, SENDER, timeout=0.3).send(CALLER, "hola")
     elapsed = time.monotonic() - started
