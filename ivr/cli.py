@@ -338,9 +338,9 @@ def twilio_connect(ctx, number, base, dry_run, skip_check):
         rows = c.changes(found, base)
         width = max(len(now) for _, now, _ in rows) + 2
         click.echo(f"{found.phone_number} ({found.sid}):")
-        click.echo(f"  {'setting':16}{'now':{width}}new")
+        click.echo(f"  {'setting':17}{'now':{width}}new")
         for label, now, new in rows:
-            click.echo(f"  {label:16}{now or '-':{width}}{new}{'' if now != new else '  (same)'}")
+            click.echo(f"  {label:17}{now or '-':{width}}{new}{'' if now != new else '  (same)'}")
         problem = c.blocker(found)
         if dry_run:
             if problem:
