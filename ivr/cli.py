@@ -288,3 +288,97 @@ def serve(host, port, workers, insecure):
         # No access log: a GET webhook's URL holds the caller's number; ivr.webhook masks it.
         "accesslog": None,
     }).run()
+
+
+@cli.group()
+def twilio():
+    """Set up the Twilio side of the line through Twilio's REST API."""
+
+
+def _twilio_http_client(ctx):
+    """twilio's HTTP client seam: tests pass one as CliRunner's obj={'twilio_http_client': …}."""
+    obj = ctx.find_object(dict)
+    return obj.get("twilio_http_client") if obj else None
+
+
+@twilio.command("connect")
+@click.argument("number")
+@click.option("--url", "base", metavar="BASE",
+              help="The line's public base URL, e.g. https://ivr.example.com (default: PUBLIC_BASE_URL).")
+@click.option("--dry-run", is_flag=True, help="Show the current and the new settings; change nothing.")
+@click.option("--skip-check", is_flag=True,
+              help="Do not check first that BASE/voice accepts a request signed with the token.")
+@click.pass_context
+def twilio_connect(ctx, number, base, dry_run, skip_check):
+    """Point the Twilio number NUMBER (+573001234567 or its PN… SID) at the line.
+
+    Sets its voice URL to BASE/voice, its fallback URL to BASE/voice/fallback and its status
+    callback to BASE/voice/status, all POST. First it POSTs to BASE/voice a request signed
+    with TWILIO_AUTH_TOKEN as Twilio signs it, and stops unless the line answers with TwiML.
+    Needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (environment or .env).
+    """
+    from . import connect as c, environment_config
+    from .sms import check_account_sid
+
+    config = environment_config()
+    try:
+        sid = check_account_sid(config.get("TWILIO_ACCOUNT_SID"))
+        token = config.get("TWILIO_AUTH_TOKEN")
+        if not token:
+            raise ConfigError("TWILIO_AUTH_TOKEN is not set (Twilio console, Account info)")
+        base = base or config.get("PUBLIC_BASE_URL")
+        if not base:
+            raise click.UsageError("give the line's public address with --url BASE, or set PUBLIC_BASE_URL")
+        base = c.base_url(base)
+        api = c.client(sid, token, _twilio_http_client(ctx))
+        found = c.find_number(api, number)
+        if not skip_check:
+            check = c.self_check(base, token, sid, found.phone_number)
+            if not check.ok:
+                raise click.ClickException(f"not connected: {check.message}")
+            click.echo(f"check: {check.message}")
+        if base.startswith("http://"):
+            click.echo(f"warning: {base} is not https: what callers press travels in the clear",
+                       err=True)
+        rows = c.changes(found, base)
+        width = max(len(now) for _, now, _ in rows) + 2
+        click.echo(f"{found.phone_number} ({found.sid}):")
+        click.echo(f"  {'setting':17}{'now':{width}}new")
+        for label, now, new in rows:
+            click.echo(f"  {label:17}{now or '-':{width}}{new}{'' if now != new else '  (same)'}")
+        problem = c.blocker(found)
+        if dry_run:
+            if problem:
+                click.echo(f"warning: {problem}", err=True)
+            click.echo("dry run: nothing changed")
+            return
+        c.connect(found, base)
+    except (ConfigError, c.ConnectError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"connected: calls to {found.phone_number} now reach {base}/voice")
+
+
+@cli.command()
+@click.option("--url", "base", metavar="BASE",
+              help="The public base URL to check (default: PUBLIC_BASE_URL), e.g. a tunnel's.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10, show_default=True,
+              help="Seconds to wait for the line's answers.")
+def doctor(base, timeout):
+    """Check the deployment the way Twilio will meet it; exit 1 if anything must be fixed.
+
+    One line per check: OK, WARN (works, but worth fixing) or FAIL (what to fix). Reads the
+    settings as `ivr serve` does (environment and .env) and calls the running line at its
+    public URL with a request signed as Twilio signs it.
+    """
+    from . import doctor as d, environment_config
+
+    config = environment_config()
+    config.setdefault("WEB_PHONE", False)  # as under `ivr serve`
+    findings = d.run(d.Deployment(config, base, timeout))
+    for finding in findings:
+        click.echo(str(finding))
+    failed = sum(f.level == d.FAIL for f in findings)
+    warned = sum(f.level == d.WARN for f in findings)
+    click.echo(f"{failed} to fix, {warned} warning(s)" if failed or warned else "all good")
+    if failed:
+        raise SystemExit(1)

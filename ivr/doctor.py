@@ -1,0 +1,220 @@
+"""`ivr doctor`: check a deployment the way Twilio will meet it, one line per check.
+
+Each check is a function of the `Deployment` returning one `Finding` (or several); CHECKS
+lists them in the order they print. Adding a check is writing one more function with the
+`@check` decorator: it reads the settings from `d.config` and what other checks found
+through `d`'s methods (each worked out once).
+"""
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+
+from . import ROOT, agent, connect, sms
+from .audio import AudioStore
+from .content import ContentError, load
+from .security import ConfigError
+
+OK, WARN, FAIL = "OK", "WARN", "FAIL"
+
+#: Values of an on/off setting that mean on (as the environment or .env give them).
+_ON = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str  # OK, WARN or FAIL
+    check: str  # a short name
+    message: str  # what was found, and for WARN and FAIL what to do
+
+    def __str__(self) -> str:
+        return f"{self.level:<5}{self.check:<14}{self.message}"
+
+
+class Deployment:
+    """The line as `ivr serve` would run it: its settings, and what the checks found.
+
+    `base`: the public base URL to check (default: PUBLIC_BASE_URL).
+    """
+
+    def __init__(self, config, base: str | None = None, timeout: float = 10):
+        self.config = config
+        self.base = (base or config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+        self.timeout = timeout
+
+    def get(self, name, default=None):
+        value = self.config.get(name, default)
+        return default if value is None or value == "" else value
+
+    @cached_property
+    def content(self):
+        """(content, None) or (None, the error)."""
+        try:
+            return load(self.get("CONTENT", str(ROOT / "content.toml"))), None
+        except ContentError as e:
+            return None, str(e)
+
+    @cached_property
+    def self_check(self) -> connect.Check | None:
+        """The signed request to BASE/voice (None without a token or a usable base URL)."""
+        token = self.get("TWILIO_AUTH_TOKEN")
+        if not token or not self.base:
+            return None
+        try:
+            base = connect.base_url(self.base)
+        except connect.ConnectError:
+            return None
+        return connect.self_check(base, token, self.get("TWILIO_ACCOUNT_SID", ""),
+                                  timeout=self.timeout)
+
+
+CHECKS = []
+
+
+def check(function):
+    """Add `function` to the checks `ivr doctor` runs, in definition order."""
+    CHECKS.append(function)
+    return function
+
+
+def run(deployment: Deployment) -> list[Finding]:
+    """Every check's findings, in order; a check that crashes is a FAIL naming it."""
+    findings = []
+    for function in CHECKS:
+        try:
+            found = function(deployment)
+        except Exception as e:  # a broken check must not hide the others
+            found = Finding(FAIL, function.__name__, f"the check itself failed: "
+                                                     f"{e.__class__.__name__}: {e}")
+        findings.extend([found] if isinstance(found, Finding) else found)
+    return findings
+
+
+# -- the checks ------------------------------------------------------------------------------
+
+
+@check
+def credentials(d: Deployment) -> list[Finding]:
+    found = []
+    if d.get("TWILIO_AUTH_TOKEN"):
+        found.append(Finding(OK, "auth token", "TWILIO_AUTH_TOKEN is set: webhooks must be "
+                                               "signed by Twilio"))
+    else:
+        found.append(Finding(FAIL, "auth token", "TWILIO_AUTH_TOKEN is not set: anyone could "
+                                                 "call the webhooks; copy it from the Twilio "
+                                                 "console (Account info)"))
+    try:
+        sms.check_account_sid(d.get("TWILIO_ACCOUNT_SID"))
+        found.append(Finding(OK, "account SID", "TWILIO_ACCOUNT_SID is set"))
+    except ConfigError as e:
+        # The voice line works without it; texts and `ivr twilio connect` do not.
+        level = FAIL if d.get("SMS_FROM") or d.get("TWILIO_ACCOUNT_SID") else WARN
+        found.append(Finding(level, "account SID", f"{e}; `ivr twilio connect` and texts "
+                                                   f"need it"))
+    return found
+
+
+@check
+def public_url(d: Deployment) -> Finding:
+    if not d.base:
+        return Finding(FAIL, "public URL", "PUBLIC_BASE_URL is not set: set it to the https:// "
+                                           "address Twilio calls (or give --url) so it can be "
+                                           "checked")
+    parts = urlsplit(d.base)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return Finding(FAIL, "public URL", f"{d.base!r} is not a URL like https://ivr.example.com")
+    if parts.scheme != "https":
+        return Finding(FAIL, "public URL", f"{d.base} is not https: put the line behind a "
+                                           f"TLS proxy or tunnel (README, Going live)")
+    if parts.hostname in ("localhost", "127.0.0.1", "::1") or parts.hostname.endswith(".local"):
+        return Finding(WARN, "public URL", f"{d.base} is a local address: Twilio, on the "
+                                           f"internet, cannot reach it")
+    return Finding(OK, "public URL", f"{d.base}")
+
+
+@check
+def webhook(d: Deployment) -> Finding:
+    result = d.self_check
+    if result is None:
+        return Finding(FAIL, "webhook", "not checked: needs TWILIO_AUTH_TOKEN and the public URL")
+    return Finding(OK if result.ok else FAIL, "webhook", result.message)
+
+
+@check
+def content(d: Deployment) -> Finding:
+    loaded, error = d.content
+    if error:
+        return Finding(FAIL, "content", error)
+    return Finding(OK, "content", f"{loaded.path.name}: {len(loaded.prompts)} prompts, "
+                                  f"{loaded.steps} steps")
+
+
+@check
+def audio(d: Deployment) -> Finding:
+    loaded, _ = d.content
+    if loaded is None:
+        return Finding(FAIL, "audio", "not checked: the content file does not load")
+    store = AudioStore(Path(d.get("AUDIO_DIR", str(ROOT / "audio"))), loaded)
+    s = store.summary()
+    entries = store.manifest.get("prompts", {})
+    offline = [pid for pid in store.playable if entries[pid].get("engine") != "gtts"]
+    if s["missing"] or s["stale"]:
+        return Finding(WARN, "audio", f"{len(s['missing'])} missing and {len(s['stale'])} "
+                                      f"stale prompt(s) are spoken with <Say>: run "
+                                      f"`ivr audio build` and restart the line")
+    if offline:
+        return Finding(WARN, "audio", f"{len(offline)} of {s['prompts']} prompts were made by "
+                                      f"the offline engine ({', '.join(s['engines'])}), not "
+                                      f"gTTS: run `ivr audio build --force` where there is "
+                                      f"internet")
+    return Finding(OK, "audio", f"{s['playable']} prompts, made by gTTS")
+
+
+def _on(value) -> bool:
+    return value is True or (isinstance(value, (int, str)) and str(value).strip().lower() in _ON)
+
+
+@check
+def web_phone(d: Deployment) -> Finding:
+    if _on(d.get("WEB_PHONE", False)):
+        return Finding(FAIL, "web phone", "IVR_WEB_PHONE is on: whoever opens /phone can call "
+                                          "the webhooks without Twilio's signature; set "
+                                          "IVR_WEB_PHONE=0")
+    result = d.self_check
+    if result is not None and result.kind != "unreachable":
+        try:
+            response = requests.get(f"{d.base}/phone", timeout=d.timeout, allow_redirects=False)
+        except requests.RequestException:
+            response = None
+        if response is not None and response.status_code == 200:
+            return Finding(FAIL, "web phone", f"{d.base}/phone answers: the running line has "
+                                              f"the web phone on; set IVR_WEB_PHONE=0 and "
+                                              f"restart it")
+    return Finding(OK, "web phone", "off")
+
+
+@check
+def texts(d: Deployment) -> Finding:
+    try:
+        texter = sms.texter(d.config)  # builds twilio's Client; sends nothing
+    except ConfigError as e:
+        return Finding(FAIL, "texts (7)", str(e))
+    if texter is None:
+        return Finding(OK, "texts (7)", "off (IVR_SMS_FROM is not set)")
+    return Finding(OK, "texts (7)", f"from {texter.sender}")
+
+
+@check
+def person(d: Deployment) -> Finding:
+    try:
+        found = agent.settings(d.config)
+    except ConfigError as e:
+        return Finding(FAIL, "person (9)", str(e))
+    if found is None:
+        return Finding(OK, "person (9)", "off (IVR_AGENT_NUMBER is not set)")
+    hours = f"hours {found.hours} ({found.timezone.key})" if found.hours else "any time"
+    return Finding(OK, "person (9)", f"dials {found.number}, {hours}")
+

@@ -1,0 +1,147 @@
+"""ivr/agent.py: the agent's number, opening hours on the line's wall clock (fixed clocks)."""
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ivr import agent
+from ivr.security import ConfigError
+
+BOGOTA = ZoneInfo("America/Bogota")  # UTC-5 all year
+HOURS = "Mon-Fri 08:00-18:00, Sat 08:00-12:00"
+
+
+def at(text: str, tz=BOGOTA) -> datetime:
+    """'2026-11-30 07:59' (a Monday) in `tz`."""
+    return datetime.fromisoformat(text).replace(tzinfo=tz)
+
+
+@pytest.fixture
+def hours():
+    return agent.parse_hours(HOURS, BOGOTA)
+
+
+@pytest.mark.parametrize("now, open_", [
+    ("2026-11-30 07:59", False),  # Monday, before opening
+    ("2026-11-30 08:00", True),
+    ("2026-11-30 17:59", True),
+    ("2026-11-30 18:00", False),  # closing time is closed
+    ("2026-12-04 12:30", True),  # Friday
+    ("2026-12-05 11:59", True),  # Saturday morning
+    ("2026-12-05 12:00", False),
+    ("2026-12-06 10:00", False),  # Sunday
+])
+def test_is_open_on_the_lines_wall_clock(hours, now, open_):
+    assert hours.is_open(at(now)) is open_
+
+
+def test_is_open_converts_other_zones(hours):
+    # 12:30 UTC on a Monday is 07:30 in Bogotá: closed; 13:00 UTC is 08:00: open.
+    assert not hours.is_open(at("2026-11-30 12:30", timezone.utc))
+    assert hours.is_open(at("2026-11-30 13:00", timezone.utc))
+    # Saturday 02:00 in Madrid is still Friday 20:00 in Bogotá: closed.
+    assert not hours.is_open(at("2026-12-05 02:00", ZoneInfo("Europe/Madrid")))
+
+
+def test_a_naive_time_is_refused(hours):
+    with pytest.raises(ValueError, match="aware"):
+        hours.is_open(datetime(2026, 11, 30, 9, 0))
+
+
+def test_the_hours_as_data_for_the_line_to_say(hours):
+    [week, saturday] = hours.windows
+    assert (week.first, week.last, week.days) == (0, 4, (0, 1, 2, 3, 4))
+    assert (week.opens_at, week.closes_at) == ("08:00", "18:00")
+    assert (saturday.days, saturday.opens_at, saturday.closes_at) == ((5,), "08:00", "12:00")
+    assert str(hours) == HOURS
+
+
+@pytest.mark.parametrize("now, expected", [
+    ("2026-11-30 07:00", "2026-11-30 08:00"),  # Monday before opening: today
+    ("2026-11-30 19:00", "2026-12-01 08:00"),  # Monday evening: Tuesday
+    ("2026-12-05 13:00", "2026-12-07 08:00"),  # Saturday afternoon: Monday
+    ("2026-11-30 09:00", None),  # open now
+])
+def test_next_opening(hours, now, expected):
+    got = hours.next_opening(at(now))
+    assert got == (at(expected) if expected else None)
+
+
+@pytest.mark.parametrize("text, days, opens, closes", [
+    ("mon 9:00-17:30", (0,), "09:00", "17:30"),
+    ("Sat-Mon 10:00-24:00", (5, 6, 0), "10:00", "24:00"),  # wraps past Sunday
+    ("SUN 00:00-02:00", (6,), "00:00", "02:00"),
+    ("Tue - Thu 08:00 - 12:00", (1, 2, 3), "08:00", "12:00"),
+])
+def test_the_format_is_forgiving_about_case_and_spaces(text, days, opens, closes):
+    [w] = agent.parse_hours(text, BOGOTA).windows
+    assert (w.days, w.opens_at, w.closes_at) == (days, opens, closes)
+
+
+def test_a_day_may_have_several_windows():
+    hours = agent.parse_hours("Mon-Fri 08:00-12:00, Mon-Fri 14:00-18:00", BOGOTA)
+    assert hours.is_open(at("2026-11-30 11:00"))
+    assert not hours.is_open(at("2026-11-30 13:00"))
+    assert hours.next_opening(at("2026-11-30 13:00")) == at("2026-11-30 14:00")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "IVR_AGENT_HOURS must look like"),
+    ("weekdays 8-18", "IVR_AGENT_HOURS: 'weekdays 8-18' is not 'Day HH:MM-HH:MM'"),
+    ("Mon-Fri 08:00-18:00,", "IVR_AGENT_HOURS: '' is not"),
+    ("Lun-Vie 08:00-18:00", "is not 'Day HH:MM-HH:MM'"),
+    ("Mon 25:00-26:00", "'25:00' in 'Mon 25:00-26:00' is not a time"),
+    ("Mon 08:60-09:00", "'08:60'"),
+    ("Mon 24:00-24:00", "'24:00'"),
+    ("Fri 22:00-02:00", "closes before it opens; a window past midnight is two entries"),
+    ("Mon 08:00-08:00", "closes before it opens"),
+])
+def test_bad_hours_name_the_setting_and_the_entry(text, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("+", r"\+")):
+        agent.parse_hours(text, BOGOTA)
+
+
+@pytest.mark.parametrize("value", ["America/Bogota", "Europe/Madrid", "UTC"])
+def test_timezone(value):
+    assert agent.timezone(value) == ZoneInfo(value)
+
+
+def test_timezone_defaults_to_bogota():
+    assert agent.timezone(None) == agent.timezone("") == BOGOTA
+
+
+@pytest.mark.parametrize("value", ["Bogota", "America/Nowhere", "../../etc/passwd", "/etc/localtime", 5])
+def test_bad_timezone_names_the_setting(value):
+    with pytest.raises(ConfigError, match="^IVR_TIMEZONE must be a time zone name"):
+        agent.timezone(value)
+
+
+def test_settings_off_without_a_number():
+    assert agent.settings({}) is None
+    assert agent.settings({"AGENT_NUMBER": "", "TIMEZONE": "UTC"}) is None
+
+
+def test_settings_with_number_and_hours():
+    a = agent.settings({"AGENT_NUMBER": "+576015555555", "AGENT_HOURS": HOURS,
+                        "TIMEZONE": "America/Bogota"})
+    assert a.number == "+576015555555"
+    assert a.is_open(at("2026-11-30 09:00")) and not a.is_open(at("2026-12-06 09:00"))
+
+
+def test_without_hours_the_agent_is_always_there():
+    a = agent.settings({"AGENT_NUMBER": "+576015555555"})
+    assert a.hours is None and a.timezone == BOGOTA
+    assert a.is_open(at("2026-12-06 03:00")) and a.is_open()
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"AGENT_NUMBER": "6015555555"}, "^IVR_AGENT_NUMBER must be a phone number in E.164"),
+    ({"AGENT_NUMBER": 576015555555}, "^IVR_AGENT_NUMBER must be"),
+    ({"AGENT_HOURS": HOURS}, "^IVR_AGENT_HOURS is set but IVR_AGENT_NUMBER is not"),
+    ({"AGENT_NUMBER": "+576015555555", "AGENT_HOURS": "always"}, "^IVR_AGENT_HOURS: 'always'"),
+    ({"AGENT_NUMBER": "+576015555555", "TIMEZONE": "Mars/Olympus"}, "^IVR_TIMEZONE"),
+])
+def test_bad_settings_name_the_setting(config, message):
+    with pytest.raises(ConfigError, match=message):
+        agent.settings(config)

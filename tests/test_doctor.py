@@ -1,0 +1,239 @@
+"""`ivr doctor` on good and broken set-ups: the line served for real over HTTPS on loopback
+(a test CA from trustme, trusted through REQUESTS_CA_BUNDLE as a real CA would be)."""
+
+import contextlib
+import json
+import ssl
+import threading
+
+import pytest
+import trustme
+from click.testing import CliRunner
+from werkzeug.serving import make_server
+
+from conftest import TOKEN, free_port
+from ivr import create_app, doctor
+from ivr.cli import cli
+from twilio_api import ACCOUNT_SID
+
+SETTINGS = ("TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL", "IVR_WEB_PHONE",
+            "IVR_SMS_FROM", "IVR_AGENT_NUMBER", "IVR_AGENT_HOURS", "IVR_TIMEZONE",
+            "IVR_CONTENT", "IVR_AUDIO_DIR")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    """Only what a test sets: no developer .env or settings leak in."""
+    monkeypatch.setattr("dotenv.load_dotenv", lambda *a, **k: False)
+    for name in SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    """A certificate for localhost, from a CA that REQUESTS_CA_BUNDLE makes trusted."""
+    ca = trustme.CA()
+    bundle = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)
+    return bundle, context
+
+
+@contextlib.contextmanager
+def line_over_https(tls, monkeypatch, audio_dir, token=TOKEN, web_phone=False, base=None):
+    """The real line served over HTTPS on a free loopback port; yields its base URL."""
+    bundle, context = tls
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    port = free_port()
+    url = f"https://localhost:{port}"
+    app = create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir), "TWILIO_AUTH_TOKEN": token,
+                      "PUBLIC_BASE_URL": base or url, "WEB_PHONE": web_phone})
+    server = make_server("127.0.0.1", port, app, threaded=True, ssl_context=context)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield url
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def use(monkeypatch, **settings):
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+
+
+def ivr_doctor(*args):
+    result = CliRunner().invoke(cli, ["doctor", "--timeout", "5", *args])
+    lines = result.output.splitlines()
+    found = {}
+    for line in lines[:-1]:  # 'LEVEL check         message', then the summary
+        found[line[5:19].strip()] = (line[:5].strip(), line[19:])
+    return result, found
+
+
+def gtts_audio(audio_dir):
+    """The committed audio, as if gTTS had made it."""
+    manifest = audio_dir / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    for entry in data["prompts"].values():
+        entry["engine"] = "gtts"
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+
+
+@pytest.fixture
+def good(monkeypatch, audio_dir, tls):
+    """A good deployment: the line over HTTPS, its token and account, gTTS audio."""
+    gtts_audio(audio_dir)
+    with line_over_https(tls, monkeypatch, audio_dir) as base:
+        use(monkeypatch, TWILIO_AUTH_TOKEN=TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+            PUBLIC_BASE_URL=base, IVR_AUDIO_DIR=str(audio_dir))
+        yield base
+
+
+def test_a_good_deployment(good, monkeypatch):
+    use(monkeypatch, IVR_SMS_FROM="+15005550006", IVR_AGENT_NUMBER="+576015555555",
+        IVR_AGENT_HOURS="Mon-Fri 08:00-18:00")
+    result, found = ivr_doctor()
+    assert result.exit_code == 0, result.output
+    assert found["auth token"][0] == "OK"
+    assert found["account SID"][0] == "OK"
+    # Loopback is all a test can serve: reachable from here, never from Twilio.
+    assert found["public URL"] == ("WARN", f"{good} is a local address: Twilio, on the internet, cannot reach it")
+    assert found["webhook"] == ("OK", f"{good}/voice accepted a request signed as Twilio signs it "
+                                      f"and answered with TwiML")
+    assert found["content"][0] == "OK" and "content.toml: " in found["content"][1]
+    assert found["audio"][0] == "OK"
+    assert found["web phone"] == ("OK", "off")
+    assert found["texts (7)"] == ("OK", "from +15005550006")
+    assert found["person (9)"] == ("OK", "dials +576015555555, hours Mon-Fri 08:00-18:00 (America/Bogota)")
+    assert result.output.splitlines()[-1] == "0 to fix, 1 warning(s)"
+
+
+def test_extras_off_are_fine(good):
+    result, found = ivr_doctor()
+    assert result.exit_code == 0, result.output
+    assert found["texts (7)"] == ("OK", "off (IVR_SMS_FROM is not set)")
+    assert found["person (9)"] == ("OK", "off (IVR_AGENT_NUMBER is not set)")
+
+
+def test_espeak_audio_is_a_warning(monkeypatch, audio_dir):
+    use(monkeypatch, IVR_AUDIO_DIR=str(audio_dir))
+    _, found = ivr_doctor()
+    level, message = found["audio"]
+    assert level == "WARN"
+    assert "were made by the offline engine (espeak), not gTTS: run `ivr audio build --force`" in message
+
+
+def test_missing_audio_is_a_warning(monkeypatch, no_audio):
+    use(monkeypatch, IVR_AUDIO_DIR=str(no_audio))
+    _, found = ivr_doctor()
+    assert found["audio"][0] == "WARN" and "missing" in found["audio"][1]
+
+
+def test_a_wrong_token_fails_the_webhook(good, monkeypatch):
+    use(monkeypatch, TWILIO_AUTH_TOKEN="not-the-lines-token")
+    result, found = ivr_doctor()
+    assert result.exit_code == 1
+    assert found["webhook"][0] == "FAIL"
+    assert "refused a request signed with TWILIO_AUTH_TOKEN (403)" in found["webhook"][1]
+    assert result.output.splitlines()[-1] == "1 to fix, 1 warning(s)"  # the loopback URL
+
+
+def test_a_line_that_checks_another_url_fails(monkeypatch, audio_dir, tls):
+    gtts_audio(audio_dir)
+    with line_over_https(tls, monkeypatch, audio_dir, base="https://ivr.example.com") as base:
+        use(monkeypatch, TWILIO_AUTH_TOKEN=TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+            PUBLIC_BASE_URL=base, IVR_AUDIO_DIR=str(audio_dir))
+        result, found = ivr_doctor()
+    assert result.exit_code == 1
+    assert found["webhook"][0] == "FAIL" and "(403)" in found["webhook"][1]
+
+
+def test_the_running_line_with_its_web_phone_on_fails(monkeypatch, audio_dir, tls):
+    gtts_audio(audio_dir)
+    with line_over_https(tls, monkeypatch, audio_dir, web_phone=True) as base:
+        use(monkeypatch, TWILIO_AUTH_TOKEN=TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+            PUBLIC_BASE_URL=base, IVR_AUDIO_DIR=str(audio_dir))
+        result, found = ivr_doctor()
+    assert result.exit_code == 1
+    assert found["web phone"] == ("FAIL", f"{base}/phone answers: the running line has the web "
+                                          f"phone on; set IVR_WEB_PHONE=0 and restart it")
+
+
+def test_web_phone_setting_on_fails(good, monkeypatch):
+    use(monkeypatch, IVR_WEB_PHONE="1")
+    result, found = ivr_doctor()
+    assert result.exit_code == 1
+    assert found["web phone"][0] == "FAIL" and "set IVR_WEB_PHONE=0" in found["web phone"][1]
+
+
+def test_nothing_set(monkeypatch):
+    result, found = ivr_doctor()
+    assert result.exit_code == 1
+    assert found["auth token"][0] == "FAIL" and "TWILIO_AUTH_TOKEN is not set" in found["auth token"][1]
+    assert found["account SID"][0] == "WARN"
+    assert found["public URL"][0] == "FAIL" and "PUBLIC_BASE_URL is not set" in found["public URL"][1]
+    assert found["webhook"] == ("FAIL", "not checked: needs TWILIO_AUTH_TOKEN and the public URL")
+    assert found["content"][0] == "OK"  # the committed content file
+
+
+def test_http_and_unreachable(monkeypatch):
+    use(monkeypatch, TWILIO_AUTH_TOKEN=TOKEN, PUBLIC_BASE_URL=f"http://127.0.0.1:{free_port()}")
+    result, found = ivr_doctor()
+    assert result.exit_code == 1
+    assert found["public URL"][0] == "FAIL" and "is not https" in found["public URL"][1]
+    assert found["webhook"][0] == "FAIL" and "is unreachable (connection refused)" in found["webhook"][1]
+
+
+def test_url_option_checks_another_base(good, monkeypatch):
+    use(monkeypatch, PUBLIC_BASE_URL="https://ivr.example.com")
+    result, found = ivr_doctor("--url", good)
+    assert found["webhook"][0] == "OK", result.output
+
+
+@pytest.mark.parametrize("settings, check, message", [
+    ({"IVR_SMS_FROM": "3001234567"}, "texts (7)", "IVR_SMS_FROM must be a Twilio number in E.164"),
+    ({"IVR_SMS_FROM": "+15005550006", "TWILIO_ACCOUNT_SID": ""}, "texts (7)", "TWILIO_ACCOUNT_SID is not set"),
+    ({"IVR_AGENT_NUMBER": "6015555555"}, "person (9)", "IVR_AGENT_NUMBER must be"),
+    ({"IVR_AGENT_NUMBER": "+576015555555", "IVR_AGENT_HOURS": "weekdays"}, "person (9)",
+     "IVR_AGENT_HOURS: 'weekdays' is not"),
+    ({"IVR_AGENT_NUMBER": "+576015555555", "IVR_TIMEZONE": "Bogota"}, "person (9)", "IVR_TIMEZONE must be"),
+    ({"TWILIO_ACCOUNT_SID": "AC12"}, "account SID", "TWILIO_ACCOUNT_SID must be AC and 32 hex digits"),
+])
+def test_malformed_settings_fail_naming_them(good, monkeypatch, settings, check, message):
+    use(monkeypatch, **settings)
+    result, found = ivr_doctor()
+    assert result.exit_code == 1
+    level, text = found[check]
+    assert level == "FAIL" and message in text, result.output
+
+
+def test_broken_content_fails(monkeypatch, tmp_path):
+    bad = tmp_path / "content.toml"
+    bad.write_text("[prompts.welcome]\n", encoding="utf-8")
+    use(monkeypatch, IVR_CONTENT=str(bad))
+    result, found = ivr_doctor()
+    assert result.exit_code == 1
+    assert found["content"] == ("FAIL", f"{bad}: prompt 'welcome' has no text")
+    assert found["audio"] == ("FAIL", "not checked: the content file does not load")
+
+
+def test_a_new_check_is_one_function(monkeypatch):
+    checks = list(doctor.CHECKS)
+    monkeypatch.setattr(doctor, "CHECKS", checks)
+
+    @doctor.check
+    def database(d):
+        return doctor.Finding(doctor.WARN, "database", "not reachable")
+
+    @doctor.check
+    def broken(d):
+        raise RuntimeError("boom")
+
+    result, found = ivr_doctor()
+    assert found["database"] == ("WARN", "not reachable")
+    assert found["broken"] == ("FAIL", "the check itself failed: RuntimeError: boom")
+    assert result.exit_code == 1
