@@ -9,9 +9,9 @@ from urllib.parse import quote, urlsplit
 from flask import Config, Flask
 from twilio.request_validator import RequestValidator
 
-from . import content as content_mod, security
+from . import agent as agent_mod, content as content_mod, security, sms
 from .audio import AudioStore
-from .flow import Flow
+from .flow import UNHEARD, Flow, State, key
 from .twiml import Documents, Renderer
 
 #: The line the package ships: content.toml and audio/. In a checkout these are links to the
@@ -39,7 +39,29 @@ class Line:
     validator: RequestValidator | None
     #: PUBLIC_BASE_URL without its trailing '/'; '' when the request's own root is used.
     public_base: str = ""
+    #: The extras, None when off: texts the caller (7), puts them through to a person (9).
+    texter: sms.Texter | None = None
+    agent: agent_mod.Agent | None = None
+    sms_limit: sms.DailyLimit | None = None
     _documents: dict = field(default_factory=dict, repr=False)
+
+    def key(self, state: State, values) -> str | None:
+        """The key a webhook's parameters mean at `state`: the Digits pressed, or the words
+        said (SpeechResult) as the content file's phrases for that place give them; None
+        for silence, flow.UNHEARD for words not understood or heard with too little
+        Confidence."""
+        digits = values.get("Digits")
+        words = values.get("SpeechResult")
+        if digits or not words:
+            return key(digits)
+        try:
+            confidence = float(values.get("Confidence") or 1)
+        except ValueError:
+            confidence = 0.0
+        phrases = self.content.listen.get(state.at)
+        if confidence < self.content.speech.min_confidence or phrases is None:
+            return UNHEARD
+        return phrases.key(words) or UNHEARD
 
     def base_url(self, request) -> str:
         """What the line's URLs start with: the public base URL, else the request's own
@@ -88,6 +110,12 @@ def create_app(test_config=None):
         TWILIO_AUTH_TOKEN="",
         TWILIO_ACCOUNT_SID="",
         TRUSTED_PROXIES=0,
+        # The extras (README: "Text me, or a person"): off until their settings are given.
+        SMS_FROM="",
+        SMS_PER_DAY=3,
+        AGENT_NUMBER="",
+        AGENT_HOURS="",
+        TIMEZONE="America/Bogota",
         # Twilio's webhook bodies are a few KB. The body must be read before its signature can
         # be checked, so an unsigned sender could otherwise make a worker hold any amount.
         MAX_CONTENT_LENGTH=64 * 1024,
@@ -103,18 +131,28 @@ def create_app(test_config=None):
         not app.config["TWILIO_AUTH_TOKEN"] if web_phone is None else security.flag(app, "WEB_PHONE")
     )
     public_base = url_setting(app, "PUBLIC_BASE_URL")
+    texter = sms.texter(app.config)
+    agent = agent_mod.settings(app.config)
+    per_day = security.count(app, "SMS_PER_DAY", "a number of texts")
     content = content_mod.load(app.config["CONTENT"])
+    if texter and not content.sms:
+        raise content_mod.ContentError(
+            f"{content.path}: IVR_SMS_FROM is set but the content file has no [sms] text to send")
     audio = AudioStore(app.config["AUDIO_DIR"], content)
     app.extensions["ivr"] = Line(
         content=content,
-        flow=Flow(content.steps),
+        flow=Flow(content.steps, sms=texter is not None, agent=agent is not None),
         audio=audio,
         twiml=Renderer(
             content, audio, app.config["SAY_VOICE"], app.config["SAY_LANGUAGE"],
             url_setting(app, "AUDIO_BASE_URL", "IVR_AUDIO_BASE_URL"),
+            agent.number if agent else "",
         ),
         validator=security.validator(app.config["TWILIO_AUTH_TOKEN"]),
         public_base=public_base,
+        texter=texter,
+        agent=agent,
+        sms_limit=sms.DailyLimit(per_day) if texter else None,
     )
     s = audio.summary()
     app.logger.info(

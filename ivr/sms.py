@@ -7,16 +7,16 @@ through twilio's `Client` without ever holding a webhook or raising.
 Caller numbers are logged masked (the last four digits), never in the clear.
 """
 
+import hmac
 import logging
+import os
 import re
 import time
+from datetime import date
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.rest import Client
 
 from .logs import mask
 from .security import ConfigError
@@ -170,6 +170,11 @@ class Texter:
     """
 
     def __init__(self, account_sid, auth_token, sender, timeout=5, http_client=None):
+        # Imported here: twilio's REST client and requests weigh on every worker's memory,
+        # and only a line that texts needs them.
+        from twilio.http.http_client import TwilioHttpClient
+        from twilio.rest import Client
+
         self.sender = check_sender(sender)
         self.timeout = timeout
         self.client = Client(
@@ -184,6 +189,8 @@ class Texter:
 
     def send(self, to, body: str) -> SmsResult:
         """Text `body` to `to` (the caller's own number, E.164). Never raises."""
+        import requests
+
         started = time.perf_counter()
         try:
             if not is_e164(to):
@@ -223,3 +230,34 @@ def _short(text) -> str:
     text = " ".join(str(text).split())
     text = _DIGITS.sub(lambda m: mask(m.group()), text)
     return text[:120]
+
+
+class DailyLimit:
+    """At most `per_day` texts to one number a day, counted in this process.
+
+    Numbers are kept only as keyed hashes (with a key made when the process starts), never
+    in the clear. Each worker process counts its own texts: with several workers or
+    machines a caller could get up to `per_day` texts from each (the call store, where
+    there is one, counts for all of them).
+    """
+
+    def __init__(self, per_day: int, clock=None):
+        self.per_day = per_day
+        self._key = os.urandom(32)
+        self._today = clock or date.today
+        self._sent: dict[tuple, int] = {}
+
+    def _slot(self, number: str) -> tuple:
+        digest = hmac.new(self._key, number.encode("utf-8"), "sha256").hexdigest()
+        return self._today(), digest
+
+    def allows(self, number: str) -> bool:
+        """Whether one more text to `number` stays within today's limit."""
+        return self._sent.get(self._slot(number), 0) < self.per_day
+
+    def count(self, number: str) -> None:
+        """One more text sent to `number` today."""
+        slot = self._slot(number)
+        # Yesterday's counts are no longer needed.
+        self._sent = {s: n for s, n in self._sent.items() if s[0] == slot[0]}
+        self._sent[slot] = self._sent.get(slot, 0) + 1

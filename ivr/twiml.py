@@ -12,7 +12,10 @@ from twilio.twiml.voice_response import VoiceResponse
 from .flow import State, Turn
 
 TURN_PATH = "/voice/turn"
+DIALED_PATH = "/voice/dialed"
 AUDIO_PATH = "/audio/"
+#: Seconds a person's phone rings before the caller hears that nobody answered.
+DIAL_TIMEOUT = 25
 #: How much slower <Say> speaks in slow mode, when a prompt has no slow audio file.
 SLOW_RATE = "75%"
 
@@ -25,8 +28,10 @@ def turn_url(base: str, state: State) -> str:
 class Renderer:
     """Turns flow turns into TwiML, playing stored audio or speaking with <Say>."""
 
-    def __init__(self, content, audio, say_voice=None, say_language="es-MX", audio_base=""):
+    def __init__(self, content, audio, say_voice=None, say_language="es-MX", audio_base="",
+                 agent_number=""):
         self.content = content
+        self.agent_number = agent_number
         self.audio = audio
         self.say_voice = say_voice or None
         self.say_language = say_language
@@ -57,17 +62,36 @@ class Renderer:
             response.hangup()
             return response.to_xml(xml_declaration=True).encode()
         url = turn_url(base, turn.state)
-        # The prompts sit inside <Gather> so a key interrupts them. finishOnKey is empty
-        # because '#' is a key of the line ('next step'), not an end-of-input marker.
+        speech = self.content.speech
+        heard = self.content.listen.get(turn.state.at)
+        # The prompts sit inside <Gather> so a key or a word interrupts them. finishOnKey is
+        # empty because '#' is a key of the line ('next step'), not an end-of-input marker.
+        # speechTimeout auto ends the words at the caller's pause, which Twilio's model for
+        # short commands supports.
         gather = response.gather(
-            input="dtmf", num_digits=1, timeout=turn.timeout, finish_on_key="",
-            action=url, method="POST",
+            input="dtmf speech", num_digits=1, timeout=turn.timeout, finish_on_key="",
+            action=url, method="POST", language=speech.language, speech_model=speech.model,
+            speech_timeout="auto", hints=", ".join(heard.hints()) if heard else None,
         )
         for prompt_id in turn.prompts:
             self.speak(gather, prompt_id, base, turn.slow)
         # No key before the timeout: Twilio falls through to here, and the same URL
         # without Digits tells the flow the caller stayed silent.
         response.redirect(url, method="POST")
+        return response.to_xml(xml_declaration=True).encode()
+
+
+    def dial(self, turn: Turn, base: str, caller: str | None) -> bytes:
+        """The <Dial> that puts the caller through to a person; the agent sees `caller`
+        (the caller's own number) when there is one."""
+        response = VoiceResponse()
+        for prompt_id in turn.prompts:
+            self.speak(response, prompt_id, base, turn.slow)
+        dial = response.dial(
+            caller_id=caller or None, timeout=DIAL_TIMEOUT, method="POST",
+            action=f"{base}{DIALED_PATH}?{urlencode(turn.state.query())}",
+        )
+        dial.number(self.agent_number)
         return response.to_xml(xml_declaration=True).encode()
 
 

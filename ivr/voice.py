@@ -14,7 +14,8 @@ from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from . import logs, security
-from .flow import Turn, key
+from .flow import AGENT, SMS, State, Turn
+from .sms import is_e164
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 
@@ -46,7 +47,19 @@ def reply(turn: Turn, note: str = "") -> Response:
     """The TwiML of `turn`; `note` (lost, error, fallback) goes in the log line."""
     line = current_app.extensions["ivr"]
     g.outcome = f"{note}:{turn.where}" if note else turn.where
-    return Response(line.documents(line.base_url(request))[turn], mimetype="text/xml")
+    base = line.base_url(request)
+    if turn.action == "dial":  # the one document that holds the caller's number
+        g.outcome = "dial"
+        document = line.twiml.dial(turn, base, caller_number())
+    else:
+        document = line.documents(base)[turn]
+    return Response(document, mimetype="text/xml")
+
+
+def caller_number() -> str | None:
+    """The caller's own number, when Twilio gives one (not 'anonymous', not a browser)."""
+    number = request.values.get("From", "")
+    return number if is_e164(number) else None
 
 
 @bp.route("", methods=("GET", "POST"))
@@ -58,12 +71,54 @@ def answer():
 @bp.route("/turn", methods=("GET", "POST"))
 def turn():
     """A key (or silence) at the point of the call carried in the URL."""
-    flow = current_app.extensions["ivr"].flow
-    state = flow.parse(request.args)
+    line = current_app.extensions["ivr"]
+    state = line.flow.parse(request.args)
     if state is None:
-        return reply(flow.lost(), "lost")
-    # No Digits (a <Redirect> after the <Gather> timed out) means silence.
-    return reply(flow.next(state, key(request.values.get("Digits"))))
+        return reply(line.flow.lost(), "lost")
+    # No Digits nor SpeechResult (a <Redirect> after the <Gather> timed out) is silence.
+    turn = line.flow.next(state, line.key(state, request.values))
+    if turn.action == SMS:
+        turn = line.flow.texted(state, text_the_caller(line))
+    elif turn.action == AGENT:
+        turn = line.flow.dial(state) if line.agent.is_open() else line.flow.agent_closed(state)
+    return reply(turn)
+
+
+def text_the_caller(line) -> str:
+    """Send the content file's text message to the caller's own number: how it went, as
+    flow.SMS_OUTCOMES names it. Only a request Twilio signed can cost a text."""
+    number = caller_number()
+    if not g.signed:
+        log.warning("sms refused: call=%s the request is not signed by Twilio", logs.call_sid())
+        return "failed"
+    if number is None:
+        return "not_mobile"
+    if not line.sms_limit.allows(number):
+        log.info("sms limit: call=%s from=%s", logs.call_sid(), logs.mask(number))
+        return "limit"
+    result = line.texter.send(number, line.content.sms)
+    if result.sent:
+        line.sms_limit.count(number)
+        return "sent"
+    return "not_mobile" if result.reason == "not_mobile" else "failed"
+
+
+@bp.route("/dialed", methods=("GET", "POST"))
+def dialed():
+    """Back from <Dial>: the call ends after a conversation; otherwise the menu again."""
+    line = current_app.extensions["ivr"]
+    state = line.flow.parse(request.args)
+    if state is None:
+        return reply(line.flow.lost(), "lost")
+    answered = request.values.get("DialCallStatus") == "completed"
+    return reply(line.flow.after_dial(state, answered))
+
+
+@bp.route("/status", methods=("GET", "POST"))
+def status():
+    """Twilio's status callback: how a call ended. Twilio reads no TwiML here."""
+    g.outcome = "status:" + logs.value(request.values.get("CallStatus"))
+    return Response("", 204)
 
 
 @bp.route("/fallback", methods=("GET", "POST"))

@@ -5,7 +5,7 @@ import pytest
 from conftest import assert_valid_twiml, walk
 
 STEPS = [f"paso_{n}" for n in range(1, 9)]
-WELCOME = ("welcome", "intro", "menu")
+WELCOME = ("welcome", "intro", "menu", "speech_hint")
 
 
 def step(n):
@@ -22,7 +22,7 @@ def test_incoming_call_gets_welcome_and_menu_in_one_gather(signed, method):
     gather = doc[0]
     assert gather.get("numDigits") == "1"
     assert gather.get("finishOnKey") == ""  # '#' must reach the line as a key
-    assert len(gather) == 3
+    assert len(gather) == 4
     assert doc[1].text == gather.get("action")
 
 

@@ -51,7 +51,7 @@ def test_broken_content_is_one_readable_line(monkeypatch, tmp_path):
     monkeypatch.setenv("IVR_CONTENT", str(bad))
     result = ivr("call", "--keys", "1")
     assert result.exit_code == 1
-    assert result.output == f"Error: {bad}: prompt 'welcome' has no text\n"
+    assert result.output == f"Error: {bad}: prompt 'welcome' has no `text`\n"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -124,7 +124,7 @@ def test_url_walks_a_running_server(monkeypatch, no_audio):
         result = ivr("call", "--url", f"{base}/voice", "--keys", "2,5,3,-")
     assert result.exit_code == 0, result.output
     heard = [l.split("]")[0].removeprefix("LINE  [") for l in result.output.splitlines() if l.startswith("LINE")]
-    assert heard == ["welcome", "intro", "menu", "pick", "paso_5", "step_keys", "paso_4", "step_keys",
+    assert heard == ["welcome", "intro", "menu", "speech_hint", "pick", "paso_5", "step_keys", "paso_4", "step_keys",
                      "still_there", "step_keys"]
 
 

@@ -90,15 +90,18 @@ def valid_toml(skip=()):
     [
         ("not = [toml", "not valid TOML"),
         ("", "no prompts"),
-        ("[prompts.welcome]\nsay = 'x'\n", "prompt 'welcome' has no text"),
-        ("[prompts.welcome]\ntext = '  '\n", "prompt 'welcome' has no text"),
+        ("[prompts.welcome]\nsay = 'x'\n", "prompt 'welcome' has no `text`"),
+        ("[prompts.welcome]\ntext = '  '\n", "prompt 'welcome': `text` is empty"),
+        ("[prompts.welcome]\ntext = 3\n", "prompt 'welcome': `text` must be a string, not int 3"),
+        ("[prompts.welcome]\ntext = ['x']\n", "`text` must be a string, not list"),
         ("[prompts.welcome]\ntext = 'x'\nspeak = 'y'\n", "unknown key 'speak'"),
         ("[prompts.Welcome]\ntext = 'x'\n", "prompt id 'Welcome'"),
         ("[prompt.welcome]\ntext = 'x'\n", "unknown top-level key 'prompt'"),
         ("[prompts.paso_1]\ntext = 'x'\n[prompts.paso_3]\ntext = 'x'\n", "paso_2 is missing"),
         ("[prompts.welcome]\ntext = 'x'\n", "no guide steps"),
         ("[prompts.paso_1]\ntext = 'x'\n", "missing prompts welcome, intro"),
-        ("[prompts.paso_1]\ntext = 'x'\nsay = 3\n", "has an empty say"),
+        ("[prompts.paso_1]\ntext = 'x'\nsay = 3\n", "prompt 'paso_1': `say` must be a string, not int 3"),
+        ("[prompts.paso_1]\ntext = 'x'\ncounts_steps = 'yes'\n", "`counts_steps` must be true or false"),
     ],
 )
 def test_broken_content_is_refused_with_file_and_problem(tmp_path, text, problem):
@@ -138,3 +141,69 @@ def test_a_changed_word_is_what_the_caller_hears(tmp_path, no_audio):
                       "TWILIO_AUTH_TOKEN": TOKEN})
     r = twilio_request(app.test_client(), "POST", "/voice/turn?at=end")
     assert "¡Chau, chau!" in r.get_data(as_text=True)
+
+
+def real_content(tmp_path, change):
+    """The shipped content file with `change` applied to its text, written to tmp_path."""
+    text = (ROOT / "content.toml").read_text(encoding="utf-8")
+    return write(tmp_path, change(text))
+
+
+def refused(path) -> str:
+    with pytest.raises(ContentError) as e:
+        load(path)
+    return str(e.value)
+
+
+def without_step_8(text):
+    """The content with its last step (and its resume prompt) removed."""
+    text = re.sub(r"\[prompts\.paso_8\]\n(?:(?!\[).*\n)*", "", text)
+    return re.sub(r"\[prompts\.resume_8\]\n(?:(?!\[).*\n)*", "", text)
+
+
+def test_a_prompt_that_counts_the_steps_must_match_them(tmp_path):
+    message = refused(real_content(tmp_path, without_step_8))
+    assert "prompt 'pick' counts the steps" in message and "7" in message
+    # Said right, for seven steps, it loads.
+    fixed = real_content(tmp_path, lambda t: without_step_8(t).replace("del 1 al 8", "del 1 al 7")
+                         .replace("del uno al ocho", "del uno al siete"))
+    assert load(fixed).steps == 7
+    # The written digits fixed but not the spoken words: still refused.
+    half = real_content(tmp_path, lambda t: without_step_8(t).replace("del 1 al 8", "del 1 al 7"))
+    assert "its `say` does not say 'siete'" in refused(half)
+
+
+def test_an_unknown_prompt_id_is_refused(tmp_path):
+    path = real_content(tmp_path, lambda t: t + "\n[prompts.wellcome]\ntext = 'Hola'\n")
+    assert "unknown prompt id 'wellcome'" in refused(path)
+
+
+def test_one_phrase_meaning_two_keys_in_one_place_is_refused(tmp_path):
+    path = real_content(tmp_path, lambda t: t.replace(
+        '"3" = ["anterior", "atrás", "volver"]', '"3" = ["anterior", "atrás", "volver", "Siguiente"]'))
+    assert "[listen.step] 'Siguiente' means both 2 and 3" in refused(path)
+    # A number word is heard everywhere: it may not mean another key in any place.
+    clash = real_content(tmp_path, lambda t: t.replace('"2" = ["ir a un paso"', '"2" = ["uno", "ir a un paso"'))
+    assert "[listen.menu] 'uno' means both 1 and 2" in refused(clash)
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda t: t.replace('[listen.pick]', '[listen.pik]'), "[listen.pik]: no such place"),
+        (lambda t: t.replace('"4" = ["más despacio"', '"x" = ["más despacio"'), "'x' is not a key"),
+        (lambda t: t.replace("min_confidence = 0.4", "min_confidence = 4"), "`min_confidence` must be a number from 0 to 1"),
+        (lambda t: t.replace('[sms]\ntext = """', '[sms]\ntext = """' + "ñ" * 150), "[sms] text takes 6 SMS (UCS-2"),
+    ],
+)
+def test_listen_speech_and_sms_tables_are_checked(tmp_path, change, problem):
+    assert problem in refused(real_content(tmp_path, change))
+
+
+def test_the_shipped_text_message_fits_three_sms():
+    from ivr.sms import segments
+
+    text = load(ROOT / "content.toml").sms
+    assert "www.alcanos.com.co" in text
+    assert segments(text) == ("UCS-2", 3)
+    assert len(text.splitlines()) == 1 + 8  # a title, then a line per step

@@ -217,7 +217,7 @@ def test_broken_content_fails(monkeypatch, tmp_path):
     use(monkeypatch, IVR_CONTENT=str(bad))
     result, found = ivr_doctor()
     assert result.exit_code == 1
-    assert found["content"] == ("FAIL", f"{bad}: prompt 'welcome' has no text")
+    assert found["content"] == ("FAIL", f"{bad}: prompt 'welcome' has no `text`")
     assert found["audio"] == ("FAIL", "not checked: the content file does not load")
 
 

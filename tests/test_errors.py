@@ -61,7 +61,7 @@ def test_a_line_that_keeps_failing_ends_the_call(app, monkeypatch):
     # The caller keeps pressing 1; every turn fails. Failures count like silences.
     c = walk(app, ["1"] * 20)
     assert c.turns() == [
-        (("welcome", "intro", "menu"), "1"),
+        (("welcome", "intro", "menu", "speech_hint"), "1"),
         (("sorry", "menu"), "1"),
         (("sorry", "menu"), "1"),
         (("sorry", "goodbye"), None),

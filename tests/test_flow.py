@@ -8,7 +8,7 @@ flow = Flow(steps=8)
 
 
 def test_start_welcomes_then_menu():
-    assert flow.start().sound == Turn(("welcome", "intro", "menu"), State(MENU)).sound
+    assert flow.start().sound == Turn(("welcome", "intro", "menu", "speech_hint"), State(MENU)).sound
 
 
 @pytest.mark.parametrize(

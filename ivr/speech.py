@@ -1,0 +1,58 @@
+"""Words for keys: what a caller's SpeechResult means at one place of the call.
+
+Twilio sends what it heard capitalised and punctuated ("Siguiente.", "Eh, atrás por
+favor."), with or without accents. Both it and the content file's phrases are normalized
+(lowercase, no accents, no punctuation) and the phrases are looked for as whole words in
+what was heard; where two found phrases overlap, the longer wins. What was heard means a
+key when the phrases found all mean that one key; otherwise it was not understood.
+"""
+
+import re
+import unicodedata
+
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def normalize(text: str) -> str:
+    """Lowercase words without accents or punctuation, one space apart ("Atrás." -> "atras")."""
+    text = unicodedata.normalize("NFKD", text.lower())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return _NOT_WORD.sub(" ", text).strip()
+
+
+class Phrases:
+    """The phrases heard at one place of the call, and the key each means."""
+
+    def __init__(self, by_key: dict[str, list[str]]):
+        self.by_key = {key: list(phrases) for key, phrases in by_key.items()}
+        #: (words of the phrase, key), longest first, so a longer phrase is tried first.
+        self._words = sorted(
+            ((tuple(normalize(p).split()), key) for key, phrases in by_key.items() for p in phrases),
+            key=lambda item: -len(item[0]),
+        )
+
+    def first_word(self, key: str) -> str | None:
+        """The first phrase given for `key`, or None."""
+        phrases = self.by_key.get(key)
+        return phrases[0] if phrases else None
+
+    def hints(self) -> list[str]:
+        """Every phrase, for Twilio's `hints` (it recognises them better)."""
+        return [p for phrases in self.by_key.values() for p in phrases]
+
+    def key(self, heard: str) -> str | None:
+        """The key `heard` means here, or None if it means no key, or several."""
+        words = normalize(heard).split()
+        taken = [False] * len(words)
+        keys = set()
+        for phrase, key in self._words:
+            n = len(phrase)
+            for start in range(len(words) - n + 1):
+                if tuple(words[start:start + n]) == phrase and not any(taken[start:start + n]):
+                    taken[start:start + n] = [True] * n
+                    keys.add(key)
+        # A digit said as a digit ("Paso 5.") means its key too.
+        for i, word in enumerate(words):
+            if not taken[i] and len(word) == 1 and word.isdigit() and word in self.by_key:
+                keys.add(word)
+        return keys.pop() if len(keys) == 1 else None
