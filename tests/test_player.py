@@ -370,7 +370,7 @@ def test_no_token_against_a_checking_server_says_to_set_one():
     (doc('<Pause length="-1"/>'), "<Pause length=\"-1\"> is not a whole number >= 0"),
     (doc('<Gather method="PUT"/>'), "<Gather method=\"PUT\">: Twilio only uses GET or POST"),
     (doc('<Gather finishOnKey="##"/>'), "<Gather finishOnKey=\"##\"> must be one of 0-9 * # or empty"),
-    (doc('<Gather input="speech"/>'), "<Gather input=\"speech\"> wants speech"),
+    (doc('<Gather input="voice"/>'), "<Gather input=\"voice\">: Twilio listens for dtmf, speech or both"),
 ])
 def test_what_cannot_be_played_is_one_readable_error(served, message):
     with pytest.raises(PlayerError) as e:
