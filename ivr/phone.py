@@ -15,7 +15,8 @@ from flask import (
 )
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from .audio import MAX_AGE
+from .audio import MAX_AGE, pcm_wav
+from .player import settings as player_settings
 from .twiml import AUDIO_PATH
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
@@ -75,6 +76,8 @@ def page():
         "pass": issue_pass(current_app) if current_app.config.get("TWILIO_AUTH_TOKEN") else "",
         "header": HEADER,
         "catalog": _catalog(line),
+        # The keys, loop cap, default Confidence... the Python player uses: one definition.
+        "settings": player_settings(),
     }
     return render_template("phone.html", config=config)
 
@@ -82,14 +85,8 @@ def page():
 @lru_cache(maxsize=64)
 def _browser_wav(path: str, mtime: float) -> bytes:
     # Telephone μ-law WAV is not played by every browser; 16-bit PCM is. Made from the
-    # same built file, so the browser hears exactly what the caller hears. Imported here:
-    # numpy and libsndfile would double a webhook worker's memory for a page it rarely serves.
-    import soundfile
-
-    samples, rate = soundfile.read(path, dtype="int16")
-    out = io.BytesIO()
-    soundfile.write(out, samples, rate, subtype="PCM_16", format="WAV")
-    return out.getvalue()
+    # same built file, so the browser hears exactly what the caller hears.
+    return pcm_wav(path)[0]
 
 
 @bp.route("/audio/<path:name>")

@@ -39,6 +39,14 @@ TWIML_TYPES = ("text/xml", "application/xml", "text/html")
 _TONES = re.compile(r"[0-9*#wW]+")
 
 
+def settings() -> dict:
+    """What the web phone's player (static/player.js) needs to play as this one does."""
+    return {
+        "keys": KEYS, "maxLoops": MAX_LOOPS, "maxRequests": MAX_REQUESTS,
+        "confidence": CONFIDENCE, "toneSeconds": TONE_SECONDS, "pauseSeconds": PAUSE_SECONDS,
+    }
+
+
 class PlayerError(Exception):
     """The call could not go on: an HTTP error, a transport failure or unplayable TwiML."""
 
