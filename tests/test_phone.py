@@ -6,8 +6,6 @@ import json
 import pytest
 import soundfile
 
-from playwright.sync_api import sync_playwright
-
 from conftest import require, serving
 from ivr import create_app
 
@@ -92,21 +90,6 @@ def server(app):
     """The app on a real HTTP port, as a browser reaches it."""
     with serving(app) as base:
         yield base
-
-
-@pytest.fixture
-def browser():
-    """Debian's Chromium driven by Playwright: never a browser Playwright downloads."""
-    chromium = require("chromium", "chromium")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync",
-                  "--autoplay-policy=no-user-gesture-required"],
-        )
-        yield browser
-        browser.close()
 
 
 def test_a_call_in_chromium(server, browser, tmp_path):
