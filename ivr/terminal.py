@@ -6,6 +6,7 @@ timeouts in real time. It is the only module that knows about terminals and soun
 `ivr.player` stays the one TwiML player for the tests and the CLI.
 """
 
+import codecs
 import hashlib
 import io
 import os
@@ -39,7 +40,11 @@ SPEAKER = ("espeak-ng", ("-v", "es-419"))
 SAY_CHARS_PER_SECOND = 14
 #: Bytes that hang up: q, Q, Ctrl-D (Ctrl-C arrives as SIGINT).
 HANG_UP = (b"q", b"Q", b"\x04")
+#: Bytes that start a phrase said to the line (typed, then Enter): " or s.
+SAY = (b'"', b"s", b"S")
 ESC = b"\x1b"
+ENTER = (b"\r", b"\n")
+ERASE = (b"\x7f", b"\x08")
 #: How often a wait looks at the player and the clock between keys.
 POLL = 0.05
 
@@ -93,8 +98,14 @@ def _warn(message):
     print(message, file=sys.stderr)
 
 
+def _show(text):
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
 class TerminalKeypad(Keypad):
-    """A person at a terminal: keys 0-9 * # as they are pressed, q or Ctrl-C hangs up.
+    """A person at a terminal: keys 0-9 * # as they are pressed, " (or s) then words and
+    Enter says a phrase, q or Ctrl-C hangs up.
 
     Use it as a context manager: it puts the terminal in cbreak mode (each key arrives
     at once, not echoed) and restores it on the way out, whatever happens.
@@ -104,16 +115,19 @@ class TerminalKeypad(Keypad):
     speaker: command that speaks <Say> words into a WAV (espeak-ng), or None to wait the
       time the words would take. It needs a player.
     scale: multiplies every wait (tests make Twilio's seconds short).
-    clock: the time source for waits. warn: reports a player that fails.
+    clock: the time source for waits. warn: reports a player that fails. show: writes
+      the phrase being typed (the terminal does not echo in cbreak mode).
     """
 
-    def __init__(self, fd=0, player=None, speaker=None, scale=1.0, clock=time.monotonic, warn=_warn):
+    def __init__(self, fd=0, player=None, speaker=None, scale=1.0, clock=time.monotonic, warn=_warn,
+                 show=_show):
         self.fd = fd
         self.player = list(player) if player else None
         self.speaker = list(speaker) if speaker else None
         self.scale = scale
         self.clock = clock
         self.warn = warn
+        self.show = show
         #: The last player process started (tests look at how it ended).
         self.proc = None
         self._saved = None
@@ -188,8 +202,9 @@ class TerminalKeypad(Keypad):
             if proc is not None:
                 self._stop(proc)
 
-    def _read(self, timeout) -> str | None:
-        """One key pressed within `timeout` seconds, or None (nothing, or not a phone key)."""
+    def _read(self, timeout) -> str | Speech | None:
+        """One key pressed (or a phrase typed) within `timeout` seconds, or None (nothing,
+        or not a phone key)."""
         ready, _, _ = select.select([self.fd], [], [], max(timeout, 0))
         if not ready:
             return None
@@ -199,8 +214,42 @@ class TerminalKeypad(Keypad):
         if byte == ESC:
             self._skip_escape()
             return None
+        if byte in SAY:
+            return self._phrase()
         key = byte.decode("latin-1")
         return key if key in KEYS else None
+
+    def _phrase(self) -> Speech | None:
+        """Words typed up to Enter, echoed as typed: a phrase said to the line.
+
+        Backspace erases; Enter on nothing says nothing; Ctrl-C or Ctrl-D hangs up.
+        The prompt keeps playing meanwhile, and a <Gather> gets the phrase when Enter comes.
+        """
+        self.show("say: ")
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        chars = []
+        while True:
+            byte = os.read(self.fd, 1)
+            if not byte or byte == b"\x04":
+                self.show("\n")
+                raise CallerHangUp
+            if byte in ENTER:
+                break
+            if byte == ESC:  # an arrow or function key: not part of the words
+                self._skip_escape()
+                continue
+            if byte in ERASE:
+                if chars:
+                    chars.pop()
+                    self.show("\b \b")
+                continue
+            text = decoder.decode(byte)
+            if text.isprintable():
+                chars.append(text)
+                self.show(text)
+        self.show("\n")
+        words = " ".join("".join(chars).split())
+        return Speech(words) if words else None
 
     def _next_byte(self) -> bytes:
         """The byte that follows at once (part of the same key), or b''."""
