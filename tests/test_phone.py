@@ -6,8 +6,12 @@ import json
 import pytest
 import soundfile
 
-from conftest import require, serving
-from ivr import create_app
+from flask import Response
+
+from conftest import Tiny, doc, serving
+from ivr import ROOT, create_app
+from ivr.player import KEYS
+from ivr.player import settings as player_settings
 
 
 def page_config(html: str) -> dict:
@@ -26,6 +30,11 @@ def test_page_has_keypad_call_buttons_and_a_live_transcript(client):
     assert 'aria-label="asterisco"' in html and 'aria-label="numeral"' in html
     config = page_config(html)
     assert config["voiceUrl"] == "/voice"
+    # The keys and the player's limits come from ivr/player.py, not from copies in the JS.
+    assert config["settings"] == player_settings() and config["settings"]["keys"] == KEYS
+    for script in ("player.js", "phone.js"):
+        assert KEYS not in (ROOT / "ivr" / "static" / script).read_text(encoding="utf-8")
+    assert '<label for="phrase">' in html and 'id="phrase"' in html
     pid = config["catalog"]["files"][client.application.extensions["ivr"].audio.file_for("paso_1")]
     assert pid["prompt"] == "paso_1" and "www.alcanos.com.co" in pid["text"]
 
@@ -156,6 +165,66 @@ def test_web_phone_works_when_the_twiml_names_a_public_base_url(public_server, b
     page.keyboard.press("6")
     page.wait_for_function(
         "() => document.querySelector('#transcript li[data-prompt=paso_6]')?.dataset.audio === 'playing'")
+    page.get_by_role("button", name="Colgar").click()
+    page.wait_for_function("() => document.getElementById('status').dataset.state === 'ended'")
+    assert errors == []
+
+
+# -- saying something ----------------------------------------------------------------------
+
+STATIC = ROOT / "ivr" / "static"
+
+
+@pytest.fixture
+def speech_line(client):
+    """The real /phone page in front of a tiny line whose <Gather>s listen for speech."""
+    # Under /assets/: Tiny, a Flask app, has a /static/ route of its own.
+    files = {f"/assets/{p.name}": Response(p.read_text(encoding="utf-8"), mimetype=mime)
+             for p, mime in ((STATIC / "player.js", "text/javascript"),
+                             (STATIC / "phone.js", "text/javascript"), (STATIC / "phone.css", "text/css"))}
+    tiny = Tiny({
+        "/phone": Response(client.get("/phone").get_data(as_text=True).replace("/static/", "/assets/"),
+                           mimetype="text/html"),
+        "/voice": doc('<Gather input="dtmf speech" language="es-MX" action="/voice/turn" timeout="30">'
+                      "<Say>Decí siguiente</Say></Gather>"),
+        "/voice/turn": doc('<Gather action="/voice/end" timeout="30"><Say>Ahora solo teclas</Say></Gather>'),
+        **files,
+    })
+    with serving(tiny.app) as base:
+        yield tiny, base
+
+
+def test_the_say_field_sends_a_phrase_as_speech(speech_line, browser):
+    tiny, base = speech_line
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{base}/phone")
+    field = page.get_by_label("Decile algo a la línea")
+    field.fill("hola")
+    page.get_by_role("button", name="Decir").click()  # no call yet: nobody listens
+    page.wait_for_selector("#transcript li.system")
+    assert "no escuchaba" in page.inner_text("#transcript")
+
+    page.get_by_role("button", name="Llamar").click()
+    page.wait_for_selector("#transcript li.line")
+    field.click()
+    page.keyboard.type("paso 5")  # digits typed in the field are words, not keys
+    field.fill("Siguiente.")
+    field.press("Enter")
+    page.wait_for_selector("#transcript li.said")
+    assert page.text_content("#transcript li.said") == "Dijiste:Siguiente."  # label, then words
+    turn = [s for s in tiny.seen if s.path.startswith("/voice/turn")][0]
+    assert (turn.values["SpeechResult"], turn.values["Confidence"]) == ("Siguiente.", "0.92")
+    assert "Digits" not in turn.values
+
+    # The next <Gather> listens for keys only: the phrase is not heard, and the page says so.
+    page.wait_for_selector("#transcript li.line >> nth=1")
+    field.fill("atrás")
+    page.get_by_role("button", name="Decir").click()
+    page.wait_for_selector("#transcript li.system")  # the call's own transcript: only this
+    assert page.inner_text("#transcript li.system") == "La línea no escuchaba voz: atrás"
+    assert not [s for s in tiny.seen if s.path.startswith("/voice/end")]
     page.get_by_role("button", name="Colgar").click()
     page.wait_for_function("() => document.getElementById('status').dataset.state === 'ended'")
     assert errors == []
