@@ -35,6 +35,8 @@ def test_page_has_keypad_call_buttons_and_a_live_transcript(client):
     for script in ("player.js", "phone.js"):
         assert KEYS not in (ROOT / "ivr" / "static" / script).read_text(encoding="utf-8")
     assert '<label for="phrase">' in html and 'id="phrase"' in html
+    laid_out = [html[i + 10] for i in range(len(html)) if html.startswith('data-key="', i)]
+    assert "".join(laid_out) == "123456789*0#"  # a phone's keypad, rows of three
     pid = config["catalog"]["files"][client.application.extensions["ivr"].audio.file_for("paso_1")]
     assert pid["prompt"] == "paso_1" and "www.alcanos.com.co" in pid["text"]
 
