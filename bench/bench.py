@@ -27,6 +27,7 @@ from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from ivr.ports import free_port  # noqa: E402  (after the path is set)
 TOKEN = "bench-auth-token"
 
 LUA = """
@@ -49,12 +50,6 @@ end
 
 def lua_string(s: str) -> str:
     return json.dumps(s)  # a JSON string literal is a valid Lua string literal here
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def step_requests(port: int) -> list[tuple[str, dict, dict]]:

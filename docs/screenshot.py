@@ -22,7 +22,7 @@ with sync_playwright() as p:
         args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
               "--autoplay-policy=no-user-gesture-required"],
     )
-    page = browser.new_page(viewport={"width": 900, "height": 760})
+    page = browser.new_page(viewport={"width": 900, "height": 840})
     page.goto(f"http://127.0.0.1:{server.server_port}/phone")
     page.get_by_role("button", name="Llamar").click()
     page.wait_for_selector('#transcript li[data-prompt="menu"]')

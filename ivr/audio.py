@@ -1,6 +1,7 @@
 """The audio store: which prompts have current audio, and the route that serves it."""
 
 import hashlib
+import io
 import json
 import logging
 from pathlib import Path
@@ -16,6 +17,22 @@ MANIFEST = "manifest.json"
 OFFLINE_ENGINE = "espeak"
 #: File names change with their words, so a file never changes: cache it for a year.
 MAX_AGE = 365 * 24 * 3600
+
+
+def pcm_wav(source) -> tuple[bytes, float]:
+    """Audio as 16-bit PCM WAV, and its length in seconds: the one μ-law decoder.
+
+    The line's files are μ-law WAV, the phone network's format, which not every browser or
+    local player (aplay) plays; 16-bit PCM they all do. `source` is a path or a file
+    object; anything libsndfile cannot read raises soundfile.LibsndfileError. Imported
+    here: numpy and libsndfile would double a webhook worker's memory.
+    """
+    import soundfile
+
+    samples, rate = soundfile.read(source, dtype="int16")
+    out = io.BytesIO()
+    soundfile.write(out, samples, rate, subtype="PCM_16", format="WAV")
+    return out.getvalue(), len(samples) / rate
 
 
 def text_hash(say: str) -> str:

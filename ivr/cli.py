@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import click
 
 from .content import ContentError
+from .player import CONFIDENCE
 from .security import ConfigError
 
 #: More workers than this only add memory: each call turn is a millisecond of CPU.
@@ -53,10 +54,15 @@ def print_event(event):
         click.echo(f"LINE  (pause {event.text}s)")
     elif event.kind == "keys":
         click.echo(f"KEYS  {event.text}")
+    elif event.kind == "speech":
+        sure = "" if event.confidence == CONFIDENCE else f"  (confidence {event.confidence:g})"
+        click.echo(f"SAYS  {event.text}{sure}")
     elif event.kind == "silence":
         click.echo("KEYS  (silence)")
     elif event.kind == "ignored":
-        click.echo(f"KEYS  (not taken: {event.text}; the line wanted fewer keys)")
+        click.echo(f"KEYS  (not taken: {event.text})")
+    elif event.kind == "unheard":
+        click.echo(f"SAYS  (not heard: {event.text}; the line listens for keys only there)")
     elif event.kind == "hangup":
         click.echo("END   the line hung up")
     elif event.kind == "gone":
@@ -88,7 +94,9 @@ def audio_commands(choice):
 
 @cli.command()
 @click.option("--keys", metavar="KEYS",
-              help="Scripted call: keys per prompt, comma-separated; '-' is silence (e.g. 1,2,2,3,-).")
+              help="Scripted call: what the caller does at each prompt, comma-separated: keys, '-' for"
+                   " silence, or say:WORDS to speak (say@0.3:WORDS for a low confidence);"
+                   " e.g. 1,2,say:siguiente,-.")
 @click.option("--url", metavar="URL",
               help="Call a running server (e.g. http://127.0.0.1:5000/voice) instead of the app in-process.")
 @click.option("--player", metavar="CMD", envvar="IVR_CALL_PLAYER", default="auto", show_default=True,
@@ -96,7 +104,8 @@ def audio_commands(choice):
 def call(keys, url, player):
     """Walk a call through the line without a phone, printing what is said.
 
-    Without --keys, in a terminal: press 0-9 * # as on a phone; q or Ctrl-C hangs up.
+    Without --keys, in a terminal: press 0-9 * # as on a phone; " (or s) then words and
+    Enter says them; q or Ctrl-C hangs up.
     Requests are signed when TWILIO_AUTH_TOKEN is set (environment or .env).
     """
     from .audio import read_manifest
@@ -133,7 +142,7 @@ def call(keys, url, player):
         click.echo(f"Calling {start} ({where}); requests {signed}.")
         sounds = "text only (--player none)" if player == "none" else describe(sound, speaker)
         click.echo(sounds[0].upper() + sounds[1:] + ".")
-        click.echo("Keys: 0-9 * # as on a phone; q or Ctrl-C hangs up.")
+        click.echo('Keys: 0-9 * # as on a phone; " (or s) to say something; q or Ctrl-C hangs up.')
         keypad = TerminalKeypad(
             sys.stdin.fileno(), player=sound, speaker=speaker,
             warn=lambda message: click.echo(f"NOTE  {message}"),

@@ -16,7 +16,8 @@ from flask import (
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from . import security
-from .audio import MAX_AGE
+from .audio import MAX_AGE, pcm_wav
+from .player import settings as player_settings
 from .twiml import AUDIO_PATH
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
@@ -101,20 +102,16 @@ def page():
         "passRefreshSeconds": PASS_REFRESH_SECONDS,
         "header": HEADER,
         "catalog": _catalog(line),
+        # The keys, loop cap, default Confidence... the Python player uses: one definition.
+        "settings": player_settings(),
     }
     return render_template("phone.html", config=config)
 
 
 def _browser_wav(path: str) -> bytes:
     # Telephone μ-law WAV is not played by every browser; 16-bit PCM is. Made from the
-    # same built file, so the browser hears exactly what the caller hears. Imported here:
-    # numpy and libsndfile would double a webhook worker's memory for a page it rarely serves.
-    import soundfile
-
-    samples, rate = soundfile.read(path, dtype="int16")
-    out = io.BytesIO()
-    soundfile.write(out, samples, rate, subtype="PCM_16", format="WAV")
-    return out.getvalue()
+    # same built file, so the browser hears exactly what the caller hears.
+    return pcm_wav(path)[0]
 
 
 @bp.route("/audio/<path:name>")

@@ -24,12 +24,27 @@ MAX_REQUESTS = 200
 #: loop="0" means "until the call ends" to Twilio (up to 1000 times for <Say>); a demo
 #: or a test only needs to see that it repeats.
 MAX_LOOPS = 10
-#: What a <Gather> may end on, and the keys a caller can press at all.
-KEYS = "0123456789*#"
+#: What a <Gather> may end on, and the keys a caller can press at all, in the order of a
+#: phone's keypad (rows of three): the web phone lays its keypad out from here (`settings()`).
+KEYS = "123456789*0#"
+#: The Confidence sent with a phrase when the caller does not give one: Twilio sends a
+#: score between 0.0 and 1.0 with every SpeechResult; a clear phrase scores about this.
+CONFIDENCE = 0.92
+#: <Play digits>: how long one tone lasts, and the pauses 'w' and 'W' make (seconds).
+TONE_SECONDS = 0.2
+PAUSE_SECONDS = {"w": 0.5, "W": 1.0}
 #: Content types Twilio reads as TwiML.
 TWIML_TYPES = ("text/xml", "application/xml", "text/html")
 
 _TONES = re.compile(r"[0-9*#wW]+")
+
+
+def settings() -> dict:
+    """What the web phone's player (static/player.js) needs to play as this one does."""
+    return {
+        "keys": KEYS, "maxLoops": MAX_LOOPS, "maxRequests": MAX_REQUESTS,
+        "confidence": CONFIDENCE, "toneSeconds": TONE_SECONDS, "pauseSeconds": PAUSE_SECONDS,
+    }
 
 
 class PlayerError(Exception):
@@ -51,10 +66,12 @@ class Reply:
 class Event:
     """One thing that happened on the call, in order.
 
-    kind: say | play | tones (<Play digits>) | pause | keys | silence | ignored (keys
-    typed past what a <Gather> takes) |
-    hangup (the line hung up) | gone (the caller hung up) | end (the document ran out:
-    Twilio hangs up). `audio` holds a <Play>'s bytes when the player fetched them.
+    kind: say | play | tones (<Play digits>) | pause | keys | speech (a phrase the
+    <Gather> took; `confidence` set) | silence | ignored (keys a <Gather> did not take:
+    past numDigits, or at one that listens for speech only) | unheard (a phrase at a
+    <Gather> that listens for keys only) | hangup (the line hung up) | gone (the caller
+    hung up) | end (the document ran out: Twilio hangs up). `audio` holds a <Play>'s
+    bytes when the player fetched them.
     """
 
     kind: str
@@ -62,6 +79,15 @@ class Event:
     prompt: str | None = None
     url: str | None = None
     audio: bytes | None = field(default=None, repr=False)
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class Speech:
+    """A phrase the caller says, as Twilio's speech recognition hands it over."""
+
+    text: str
+    confidence: float = CONFIDENCE
 
 
 @dataclass
@@ -71,6 +97,16 @@ class Gather:
     num_digits: int | None
     finish_on_key: str
     timeout: int
+    #: What it listens for: "dtmf", "speech" or both.
+    input: tuple = ("dtmf",)
+
+    @property
+    def speech(self) -> bool:
+        return "speech" in self.input
+
+    @property
+    def dtmf(self) -> bool:
+        return "dtmf" in self.input
 
 
 class Catalog:
@@ -101,7 +137,9 @@ class Catalog:
 
 
 class Keypad:
-    """The caller's side. Subclasses decide which keys are pressed, and when.
+    """The caller's side. Subclasses decide which keys are pressed or phrases said, and when.
+
+    Input is keys (a string of one or more of KEYS) or a `Speech` phrase.
 
     Any method may raise CallerHangUp to end the call from the caller's side. Use a
     keypad with `with`: one at a terminal holds the terminal while the call lasts.
@@ -113,11 +151,11 @@ class Keypad:
     def __exit__(self, *exc):
         pass
 
-    def heard(self, event: Event, barge_in: bool = False) -> str:
-        """A prompt (say, play, tones or pause) is playing; return a key pressed during it.
+    def heard(self, event: Event, barge_in: bool = False) -> "str | Speech":
+        """A prompt (say, play, tones or pause) is playing; return input given during it.
 
-        `barge_in` is True inside a <Gather>, where a key stops the prompts and becomes
-        the first digit; elsewhere Twilio ignores keys, so return ''.
+        `barge_in` is True inside a <Gather>, where a key (or a phrase, if it listens for
+        speech) stops the prompts and counts; elsewhere Twilio ignores input, so return ''.
         """
         return ""
 
@@ -125,8 +163,8 @@ class Keypad:
         """The prompts of a <Gather> are over; False if the caller hangs up now."""
         return True
 
-    def key(self, gather: Gather) -> str | None:
-        """Wait up to gather.timeout for the next key; None when none comes."""
+    def key(self, gather: Gather) -> "str | Speech | None":
+        """Wait up to gather.timeout for the next key (or a phrase); None when none comes."""
         return None
 
     def unused(self) -> str:
@@ -135,34 +173,63 @@ class Keypad:
 
 
 class ScriptedKeypad(Keypad):
-    """Keys from a script: one entry per <Gather>, typed once its prompts end.
+    """Input from a script: one entry per <Gather>, given once its prompts end.
 
-    An entry is the keys typed at that prompt ('5#' types two keys) or '-' (or '')
-    for silence. When the script runs out the caller hangs up.
+    An entry is the keys typed at that prompt ('5#' types two keys), '-' (or '') for
+    silence, or a phrase said: 'say:siguiente' (Confidence CONFIDENCE) or
+    'say@0.3:siguiente' (Confidence 0.3). A string script is comma-separated; '\\,'
+    is a comma inside a phrase. When the script runs out the caller hangs up.
     """
 
     def __init__(self, script):
         if isinstance(script, str):
-            script = script.split(",") if script.strip() else []
-        self.script = [s.strip() for s in script]
-        for entry in self.script:
-            if entry != "-" and any(k not in KEYS for k in entry):
-                raise ValueError(f"{entry!r} is not keys: use 0-9 * # per prompt, or - for silence")
+            script = [e.replace("\\,", ",") for e in re.split(r"(?<!\\),", script)] if script.strip() else []
+        self.script = [parse_entry(s) for s in script]
         self.pending = []
 
     def begin(self, gather):
         if not self.script:
             return False
         entry = self.script.pop(0)
-        self.pending = list("" if entry == "-" else entry)
+        self.pending = [entry] if isinstance(entry, Speech) else list(entry)
         return True
 
     def key(self, gather):
         return self.pending.pop(0) if self.pending else None
 
     def unused(self) -> str:
-        left, self.pending = "".join(self.pending), []
+        left, self.pending = "".join(p for p in self.pending if isinstance(p, str)), []
         return left
+
+
+_SAY = re.compile(r"say(?:@(?P<confidence>[^:]*))?:(?P<text>.*)", re.S)
+
+
+def parse_entry(entry: str) -> "str | Speech":
+    """One script entry: keys ('' for silence) or a Speech; ValueError when it is neither."""
+    entry = entry.strip()
+    said = _SAY.fullmatch(entry)
+    if said:
+        text = " ".join(said["text"].split())
+        if not text:
+            raise ValueError(f"{entry!r} says nothing: give the words after 'say:'")
+        raw = said["confidence"]
+        if raw is None:
+            return Speech(text)
+        try:
+            confidence = float(raw)
+        except ValueError:
+            confidence = -1.0
+        if not 0.0 <= confidence <= 1.0:
+            raise ValueError(f"{entry!r}: the confidence after 'say@' is a number from 0 to 1")
+        return Speech(text, confidence)
+    if entry == "-":
+        return ""
+    if any(k not in KEYS for k in entry):
+        raise ValueError(
+            f"{entry!r} is not keys: use 0-9 * # per prompt, - for silence, or say:words"
+        )
+    return entry
 
 
 class FlaskTransport:
@@ -299,13 +366,15 @@ class Call:
         return [e.prompt for e in self.events if e.kind in ("say", "play")]
 
     def turns(self) -> list[tuple[tuple, str | None]]:
-        """(prompts heard, keys pressed or None for silence) per wait for input."""
+        """(prompts heard, keys pressed, 'say:' + a phrase said, or None for silence) per
+        wait for input."""
         turns, heard = [], []
         for e in self.events:
             if e.kind in ("say", "play"):
                 heard.append(e.prompt)
-            elif e.kind in ("keys", "silence"):
-                turns.append((tuple(heard), e.text if e.kind == "keys" else None))
+            elif e.kind in ("keys", "silence", "speech"):
+                said = {"keys": e.text, "speech": "say:" + e.text}.get(e.kind)
+                turns.append((tuple(heard), said))
                 heard = []
         if heard:
             turns.append((tuple(heard), None))
@@ -327,7 +396,7 @@ class Call:
             self._emit(Event("gone"))
         return self
 
-    def _emit(self, event: Event, barge_in: bool = False) -> str:
+    def _emit(self, event: Event, barge_in: bool = False) -> "str | Speech":
         self.events.append(event)
         if self.on_event:
             self.on_event(event)
@@ -385,7 +454,7 @@ class Call:
         """Run a document's verbs; return the next (method, url, params) or url None at the end."""
         for verb in root:
             if verb.tag in ("Say", "Play", "Pause"):
-                self._speak(verb, url, barge_in=False)
+                self._speak(verb, url)
             elif verb.tag == "Gather":
                 nxt = self._gather(verb, url)
                 if nxt:
@@ -403,24 +472,27 @@ class Call:
         self._emit(Event("end"))
         return None, None, None
 
-    def _speak(self, verb, url, barge_in) -> str:
-        """Play one <Say>/<Play>/<Pause> (all its loops); return a key that barged in."""
+    def _speak(self, verb, url, rules=None) -> "str | Speech":
+        """Play one <Say>/<Play>/<Pause> (all its loops) of a <Gather> (`rules`) or not;
+        return the input that barged in ('' if none)."""
         if verb.tag == "Pause":
-            return self._emit(Event("pause", str(_int(verb, "length", 1, url))), barge_in)
-        loops = _int(verb, "loop", 1, url)
-        loops = min(loops or MAX_LOOPS, MAX_LOOPS)
+            event = Event("pause", str(_int(verb, "length", 1, url)))
+            loops = 1
+        else:
+            loops = _int(verb, "loop", 1, url)
+            loops = min(loops or MAX_LOOPS, MAX_LOOPS)
         if verb.tag == "Say":
             # itertext: SSML tags inside <Say> (<break>, <prosody>...) hold words too.
             text = " ".join("".join(verb.itertext()).split())
             if not text:
                 raise PlayerError(f"<Say> without words in {url}")
             event = Event("say", text, self.catalog.say(text))
-        elif verb.get("digits"):
+        elif verb.tag == "Play" and verb.get("digits"):
             tones = verb.get("digits")
             if not _TONES.fullmatch(tones):
                 raise PlayerError(f"<Play digits=\"{tones}\">: only 0-9 * # w W are tones (in {url})")
             event = Event("tones", tones)
-        else:
+        elif verb.tag == "Play":
             target = (verb.text or "").strip()
             if not target:
                 raise PlayerError(f"<Play> without a URL or digits in {url}")
@@ -428,10 +500,23 @@ class Call:
             pid, text = self.catalog.play(target)
             event = Event("play", text, pid, target, self._fetch_audio(target))
         for _ in range(loops):
-            key = self._emit(Event(event.kind, event.text, event.prompt, event.url, event.audio), barge_in)
-            if key:
-                return key  # barge-in stops the loops too
+            got = self._emit(Event(event.kind, event.text, event.prompt, event.url, event.audio),
+                             barge_in=rules is not None)
+            if rules is not None and self._takes(rules, got):
+                return got  # barge-in stops the loops too
         return ""
+
+    def _takes(self, rules, got) -> bool:
+        """True if the <Gather> takes this input; input it does not hear is said so."""
+        if isinstance(got, Speech):
+            if rules.speech:
+                return True
+            self._emit(Event("unheard", got.text, confidence=got.confidence))
+        elif got:
+            if rules.dtmf:
+                return True
+            self._emit(Event("ignored", got))
+        return False
 
     def _fetch_audio(self, url) -> bytes | None:
         """GET a <Play> file as Twilio does (once per URL); a failure ends the call."""
@@ -449,46 +534,65 @@ class Call:
 
     def _gather(self, verb, url):
         """Run a <Gather>; return the action request, or None to fall through."""
-        if "dtmf" not in (verb.get("input") or "dtmf").split():
-            raise PlayerError(f"<Gather input=\"{verb.get('input')}\"> wants speech; a keypad cannot answer it (in {url})")
+        listens = tuple((verb.get("input") or "dtmf").split())
+        if not listens or any(i not in ("dtmf", "speech") for i in listens):
+            raise PlayerError(f"<Gather input=\"{verb.get('input')}\">: Twilio listens for dtmf, speech or both (in {url})")
         finish = verb.get("finishOnKey", "#")
         if len(finish) > 1 or (finish and finish not in KEYS):
             raise PlayerError(f"<Gather finishOnKey=\"{finish}\"> must be one of 0-9 * # or empty (in {url})")
         rules = Gather(
-            _int(verb, "numDigits", None, url, minimum=1), finish, _int(verb, "timeout", 5, url)
+            _int(verb, "numDigits", None, url, minimum=1), finish, _int(verb, "timeout", 5, url),
+            listens,
         )
         method = _method(verb, url)
-        digits = ""
+        got = ""
         for child in verb:
             if child.tag not in ("Say", "Play", "Pause"):
                 raise PlayerError(f"cannot play <{child.tag}> inside <Gather> (in {url})")
-            digits = self._speak(child, url, barge_in=True)
-            if digits:
-                break  # barge-in: the key stops the prompts
+            got = self._speak(child, url, rules)
+            if got:
+                break  # barge-in: the input stops the prompts
         if not self.keypad.begin(rules):
             raise CallerHangUp
-        finished = ""
-        while True:
-            if digits and rules.finish_on_key and digits[-1] == rules.finish_on_key:
-                finished, digits = digits[-1], digits[:-1]
+        speech = got if isinstance(got, Speech) else None
+        queue = list(got) if isinstance(got, str) else []
+        digits = finished = ""
+        while speech is None:
+            if not queue:
+                got = self.keypad.key(rules)
+                if got is None:
+                    break  # timeout: Twilio submits what it has
+                if not self._takes(rules, got):
+                    continue
+                if isinstance(got, Speech):
+                    speech = got
+                    break
+                queue = list(got)
+            key = queue.pop(0)
+            if rules.finish_on_key and key == rules.finish_on_key:
+                finished = key
                 break
+            digits += key
             if rules.num_digits and len(digits) >= rules.num_digits:
                 break
-            key = self.keypad.key(rules)
-            if key is None:
-                break  # timeout: Twilio submits what it has
-            digits += key
-        if digits or finished:
+        if speech is not None:
+            self._emit(Event("speech", speech.text, confidence=speech.confidence))
+        elif digits or finished:
             self._emit(Event("keys", digits + finished))
         else:
             self._emit(Event("silence"))
-        dropped = self.keypad.unused()
+        dropped = "".join(queue) + self.keypad.unused()
         if dropped:
             self._emit(Event("ignored", dropped))
-        # Twilio calls the action only with digits (a lone finishOnKey is no input),
-        # unless told to call it on empty input too.
-        if not digits and verb.get("actionOnEmptyResult", "false").lower() != "true":
-            return None  # fall through to the next verb
-        params = {"Digits": digits, "FinishedOnKey": finished}
+        if speech is not None:
+            # A phrase: Twilio sends what it heard and how sure it is, and no Digits.
+            params = {"SpeechResult": speech.text, "Confidence": f"{speech.confidence:g}"}
+        elif digits or verb.get("actionOnEmptyResult", "false").lower() == "true":
+            # Keys: Digits without the finish key, and FinishedOnKey, empty when the
+            # <Gather> ended on numDigits or the timeout (as Twilio sends it).
+            params = {"Digits": digits, "FinishedOnKey": finished}
+        else:
+            # No input (a lone finishOnKey is none): fall through to the next verb.
+            return None
         action = urljoin(url, verb.get("action") or url)
         return method, action, params

@@ -6,22 +6,22 @@ timeouts in real time. It is the only module that knows about terminals and soun
 `ivr.player` stays the one TwiML player for the tests and the CLI.
 """
 
+import codecs
 import hashlib
 import io
 import os
 import select
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
 import termios
 import time
 import tty
-import wave
 from pathlib import Path
 
-from .player import KEYS, CallerHangUp, Event, Gather, Keypad
+from .audio import pcm_wav
+from .player import KEYS, PAUSE_SECONDS, TONE_SECONDS, CallerHangUp, Event, Gather, Keypad, Speech
 
 #: Local players that take a file name last, the ones that reach a desktop's sound server
 #: first (aplay talks to ALSA directly, which a running PipeWire/PulseAudio may hold).
@@ -38,12 +38,13 @@ PLAYERS = (
 SPEAKER = ("espeak-ng", ("-v", "es-419"))
 #: How fast a voice reads, to wait as long as the words would take when nothing speaks them.
 SAY_CHARS_PER_SECOND = 14
-#: <Play digits>: how long one tone lasts, and the pauses 'w' and 'W' make.
-TONE_SECONDS = {"w": 0.5, "W": 1.0}
-TONE_DEFAULT = 0.2
 #: Bytes that hang up: q, Q, Ctrl-D (Ctrl-C arrives as SIGINT).
 HANG_UP = (b"q", b"Q", b"\x04")
+#: Bytes that start a phrase said to the line (typed, then Enter): " or s.
+SAY = (b'"', b"s", b"S")
 ESC = b"\x1b"
+ENTER = (b"\r", b"\n")
+ERASE = (b"\x7f", b"\x08")
 #: How often a wait looks at the player and the clock between keys.
 POLL = 0.05
 
@@ -74,72 +75,37 @@ def describe(player, speaker) -> str:
     return line
 
 
-def _ulaw_sample(byte: int) -> int:
-    """One G.711 μ-law byte as a 16-bit linear sample."""
-    byte = ~byte & 0xFF
-    magnitude = (((byte & 0x0F) << 3) + 0x84) << ((byte >> 4) & 0x07)
-    return 0x84 - magnitude if byte & 0x80 else magnitude - 0x84
-
-
-_ULAW_PCM = [struct.pack("<h", _ulaw_sample(b)) for b in range(256)]
-
-
-def _wav(data: bytes):
-    """(format tag, channels, rate, bits, samples) of a WAV file, or None if it is not one."""
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        return None
-    pos, fmt, samples = 12, None, None
-    while pos + 8 <= len(data):
-        chunk, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
-        body = data[pos + 8:pos + 8 + size]
-        if chunk == b"fmt ":
-            fmt = body
-        elif chunk == b"data":
-            samples = body
-        pos += 8 + size + (size & 1)
-    if fmt is None or samples is None or len(fmt) < 16:
-        return None
-    tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", fmt[:16])
-    if tag == 0xFFFE and len(fmt) >= 26:  # WAVE_FORMAT_EXTENSIBLE names its format inside
-        tag = struct.unpack("<H", fmt[24:26])[0]
-    return tag, channels, rate, bits, samples
-
-
 def playable(data: bytes) -> tuple[bytes, float | None]:
     """Audio any local player takes, and its length in seconds when known.
 
-    The line's files are μ-law WAV, the phone network's format, which some players (aplay)
-    refuse: those become 16-bit PCM WAV. Other audio passes through as it is.
+    The line's files are μ-law WAV, which some players (aplay) refuse: whatever libsndfile
+    reads becomes 16-bit PCM WAV (`ivr.audio.pcm_wav`, as for the web phone). Other audio
+    passes through as it is.
     """
-    info = _wav(data)
-    if info is None:
+    import soundfile
+
+    try:
+        return pcm_wav(io.BytesIO(data))
+    except soundfile.LibsndfileError:
         return data, None
-    tag, channels, rate, bits, samples = info
-    if not channels or not rate:
-        return data, None
-    if tag == 7 and bits == 8:  # μ-law
-        out = io.BytesIO()
-        with wave.open(out, "wb") as w:
-            w.setnchannels(channels)
-            w.setsampwidth(2)
-            w.setframerate(rate)
-            w.writeframes(b"".join(_ULAW_PCM[b] for b in samples))
-        return out.getvalue(), len(samples) / (rate * channels)
-    if bits:
-        return data, len(samples) / (rate * channels * bits / 8)
-    return data, None
 
 
 def _tones_seconds(tones: str) -> float:
-    return sum(TONE_SECONDS.get(t, TONE_DEFAULT) for t in tones)
+    return sum(PAUSE_SECONDS.get(t, TONE_SECONDS) for t in tones)
 
 
 def _warn(message):
     print(message, file=sys.stderr)
 
 
+def _show(text):
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
 class TerminalKeypad(Keypad):
-    """A person at a terminal: keys 0-9 * # as they are pressed, q or Ctrl-C hangs up.
+    """A person at a terminal: keys 0-9 * # as they are pressed, " (or s) then words and
+    Enter says a phrase, q or Ctrl-C hangs up.
 
     Use it as a context manager: it puts the terminal in cbreak mode (each key arrives
     at once, not echoed) and restores it on the way out, whatever happens.
@@ -149,16 +115,19 @@ class TerminalKeypad(Keypad):
     speaker: command that speaks <Say> words into a WAV (espeak-ng), or None to wait the
       time the words would take. It needs a player.
     scale: multiplies every wait (tests make Twilio's seconds short).
-    clock: the time source for waits. warn: reports a player that fails.
+    clock: the time source for waits. warn: reports a player that fails. show: writes
+      the phrase being typed (the terminal does not echo in cbreak mode).
     """
 
-    def __init__(self, fd=0, player=None, speaker=None, scale=1.0, clock=time.monotonic, warn=_warn):
+    def __init__(self, fd=0, player=None, speaker=None, scale=1.0, clock=time.monotonic, warn=_warn,
+                 show=_show):
         self.fd = fd
         self.player = list(player) if player else None
         self.speaker = list(speaker) if speaker else None
         self.scale = scale
         self.clock = clock
         self.warn = warn
+        self.show = show
         #: The last player process started (tests look at how it ended).
         self.proc = None
         self._saved = None
@@ -166,6 +135,8 @@ class TerminalKeypad(Keypad):
         self._files = {}
 
     def __enter__(self):
+        if self.player:
+            import soundfile  # noqa: F401  (loaded now, not as the first prompt starts)
         self._tmp = tempfile.TemporaryDirectory(prefix="ivr-call-")
         if os.isatty(self.fd):
             self._saved = termios.tcgetattr(self.fd)
@@ -231,8 +202,9 @@ class TerminalKeypad(Keypad):
             if proc is not None:
                 self._stop(proc)
 
-    def _read(self, timeout) -> str | None:
-        """One key pressed within `timeout` seconds, or None (nothing, or not a phone key)."""
+    def _read(self, timeout) -> str | Speech | None:
+        """One key pressed (or a phrase typed) within `timeout` seconds, or None (nothing,
+        or not a phone key)."""
         ready, _, _ = select.select([self.fd], [], [], max(timeout, 0))
         if not ready:
             return None
@@ -242,8 +214,42 @@ class TerminalKeypad(Keypad):
         if byte == ESC:
             self._skip_escape()
             return None
+        if byte in SAY:
+            return self._phrase()
         key = byte.decode("latin-1")
         return key if key in KEYS else None
+
+    def _phrase(self) -> Speech | None:
+        """Words typed up to Enter, echoed as typed: a phrase said to the line.
+
+        Backspace erases; Enter on nothing says nothing; Ctrl-C or Ctrl-D hangs up.
+        The prompt keeps playing meanwhile, and a <Gather> gets the phrase when Enter comes.
+        """
+        self.show("say: ")
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        chars = []
+        while True:
+            byte = os.read(self.fd, 1)
+            if not byte or byte == b"\x04":
+                self.show("\n")
+                raise CallerHangUp
+            if byte in ENTER:
+                break
+            if byte == ESC:  # an arrow or function key: not part of the words
+                self._skip_escape()
+                continue
+            if byte in ERASE:
+                if chars:
+                    chars.pop()
+                    self.show("\b \b")
+                continue
+            text = decoder.decode(byte)
+            if text.isprintable():
+                chars.append(text)
+                self.show(text)
+        self.show("\n")
+        words = " ".join("".join(chars).split())
+        return Speech(words) if words else None
 
     def _next_byte(self) -> bytes:
         """The byte that follows at once (part of the same key), or b''."""

@@ -1,7 +1,6 @@
 import contextlib
 import os
 import shutil
-import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from twilio.request_validator import RequestValidator
 from ivr import ROOT, create_app
 from ivr.audio import read_manifest
 from ivr.player import Call, Catalog, FlaskTransport, ScriptedKeypad
+from ivr.ports import free_port  # noqa: F401  (the tests' one free_port)
 
 SCHEMA_DIR = Path(__file__).parent / "twiml-schema"
 
@@ -118,11 +118,6 @@ def signed(client):
 
 
 @pytest.fixture
-def runner(app):
-    return app.test_cli_runner()
-
-
-@pytest.fixture
 def content(app):
     return app.extensions["ivr"].content
 
@@ -187,11 +182,22 @@ def serving(wsgi_app):
         thread.join()
 
 
-def free_port() -> int:
-    """A local port nothing listens on (it was free a moment ago)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (never a browser Playwright downloads),
+    started once for the session; each test opens its own page."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = require("chromium", "chromium")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync",
+                  "--autoplay-policy=no-user-gesture-required"],
+        )
+        yield browser
+        browser.close()
 
 
 # -- a tiny TwiML server for player and CLI tests ------------------------------------------

@@ -170,4 +170,33 @@ def test_keys_the_line_does_not_take_are_shown_not_lost(monkeypatch, no_audio):
     result = ivr("call", "--keys", "2,5#")
     assert result.exit_code == 0, result.output
     keys = [l for l in result.output.splitlines() if l.startswith("KEYS")]
-    assert keys == ["KEYS  2", "KEYS  5", "KEYS  (not taken: #; the line wanted fewer keys)"]
+    assert keys == ["KEYS  2", "KEYS  5", "KEYS  (not taken: #)"]
+
+
+def test_keys_can_say_words_with_a_confidence(monkeypatch):
+    tiny = Tiny({
+        "/voice": doc('<Gather input="dtmf speech" language="es-MX" action="/voice/turn"><Say>Decí</Say></Gather>'),
+        "/voice/turn": doc('<Gather input="dtmf speech" action="/voice/last"><Say>Otra</Say></Gather>'),
+        "/voice/last": doc('<Gather action="/voice/end"><Say>Solo teclas</Say></Gather>'),
+    })
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    with serving(tiny.app) as base:
+        result = ivr("call", "--url", f"{base}/voice",
+                     "--keys", r"say:siguiente,say@0.3:eh\, paso cinco,say:menú")
+    assert result.exit_code == 0, result.output
+    said = [l for l in result.output.splitlines() if l.startswith("SAYS")]
+    assert said == ["SAYS  siguiente", "SAYS  eh, paso cinco  (confidence 0.3)",
+                    "SAYS  (not heard: menú; the line listens for keys only there)"]
+    assert [(s.values.get("SpeechResult"), s.values.get("Confidence"), "Digits" in s.values)
+            for s in tiny.seen[1:]] == [("siguiente", "0.92", False), ("eh, paso cinco", "0.3", False)]
+
+
+@pytest.mark.parametrize("keys, message", [
+    ("1,say:", "'say:' says nothing"),
+    ("say@alto:hola", "'say@alto:hola': the confidence after 'say@' is a number from 0 to 1"),
+    ("say@1.5:hola", "the confidence after 'say@' is a number from 0 to 1"),
+])
+def test_a_bad_say_entry_is_named(keys, message):
+    result = ivr("call", "--keys", keys)
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output

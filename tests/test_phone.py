@@ -6,10 +6,12 @@ import json
 import pytest
 import soundfile
 
-from playwright.sync_api import sync_playwright
+from flask import Response
 
-from conftest import TOKEN, require, serving
-from ivr import create_app
+from conftest import TOKEN, Tiny, doc, serving
+from ivr import ROOT, create_app
+from ivr.player import KEYS
+from ivr.player import settings as player_settings
 
 
 @pytest.fixture
@@ -34,6 +36,13 @@ def test_page_has_keypad_call_buttons_and_a_live_transcript(client):
     assert 'aria-label="asterisco"' in html and 'aria-label="numeral"' in html
     config = page_config(html)
     assert config["voiceUrl"] == "/voice"
+    # The keys and the player's limits come from ivr/player.py, not from copies in the JS.
+    assert config["settings"] == player_settings() and config["settings"]["keys"] == KEYS
+    for script in ("player.js", "phone.js"):
+        assert KEYS not in (ROOT / "ivr" / "static" / script).read_text(encoding="utf-8")
+    assert '<label for="phrase">' in html and 'id="phrase"' in html
+    laid_out = [html[i + 10] for i in range(len(html)) if html.startswith('data-key="', i)]
+    assert "".join(laid_out) == "123456789*0#"  # a phone's keypad, rows of three
     pid = config["catalog"]["files"][client.application.extensions["ivr"].audio.file_for("paso_1")]
     assert pid["prompt"] == "paso_1" and "www.alcanos.com.co" in pid["text"]
 
@@ -99,21 +108,6 @@ def server(app):
     """The app on a real HTTP port, as a browser reaches it."""
     with serving(app) as base:
         yield base
-
-
-@pytest.fixture
-def browser():
-    """Debian's Chromium driven by Playwright: never a browser Playwright downloads."""
-    chromium = require("chromium", "chromium")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync",
-                  "--autoplay-policy=no-user-gesture-required"],
-        )
-        yield browser
-        browser.close()
 
 
 def test_a_call_in_chromium(server, browser, tmp_path):
@@ -218,3 +212,64 @@ def test_the_signature_check_knows_nothing_of_the_web_phone():
     code = "import sys, ivr.security; print(sorted(m for m in sys.modules if m.startswith('ivr')))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "ivr.phone" not in loaded.stdout and "ivr.security" in loaded.stdout
+
+
+# -- saying something ----------------------------------------------------------------------
+
+STATIC = ROOT / "ivr" / "static"
+
+
+@pytest.fixture
+def speech_line(client):
+    """The real /phone page in front of a tiny line whose <Gather>s listen for speech."""
+    # Under /assets/: Tiny, a Flask app, has a /static/ route of its own.
+    files = {f"/assets/{p.name}": Response(p.read_text(encoding="utf-8"), mimetype=mime)
+             for p, mime in ((STATIC / "player.js", "text/javascript"),
+                             (STATIC / "phone.js", "text/javascript"), (STATIC / "phone.css", "text/css"))}
+    tiny = Tiny({
+        "/phone": Response(client.get("/phone").get_data(as_text=True).replace("/static/", "/assets/"),
+                           mimetype="text/html"),
+        "/voice": doc('<Gather input="dtmf speech" language="es-MX" action="/voice/turn" timeout="30">'
+                      "<Say>Decí siguiente</Say></Gather>"),
+        "/voice/turn": doc('<Gather action="/voice/end" timeout="30"><Say>Ahora solo teclas</Say></Gather>'),
+        **files,
+    })
+    with serving(tiny.app) as base:
+        yield tiny, base
+
+
+def test_the_say_field_sends_a_phrase_as_speech(speech_line, browser):
+    tiny, base = speech_line
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{base}/phone")
+    field = page.get_by_label("Decile algo a la línea")
+    field.fill("hola")
+    page.get_by_role("button", name="Decir").click()  # no call yet: nobody listens
+    page.wait_for_selector("#transcript li.system")
+    assert "no escuchaba" in page.inner_text("#transcript")
+
+    page.get_by_role("button", name="Llamar").click()
+    page.wait_for_selector("#transcript li.line")
+    field.click()
+    page.keyboard.type("paso 5")  # digits typed in the field are words, not keys
+    field.fill("Siguiente.")
+    field.press("Enter")
+    page.wait_for_selector("#transcript li.said")
+    assert page.text_content("#transcript li.said") == "Dijiste:Siguiente."  # label, then words
+    # The next document is playing, so its request has been made.
+    page.wait_for_selector("#transcript li.line >> nth=1")
+    turn = [s for s in tiny.seen if s.path.startswith("/voice/turn")][0]
+    assert (turn.values["SpeechResult"], turn.values["Confidence"]) == ("Siguiente.", "0.92")
+    assert "Digits" not in turn.values
+
+    # The next <Gather> listens for keys only: the phrase is not heard, and the page says so.
+    field.fill("atrás")
+    page.get_by_role("button", name="Decir").click()
+    page.wait_for_selector("#transcript li.system")  # the call's own transcript: only this
+    assert page.inner_text("#transcript li.system") == "La línea no escuchaba voz: atrás"
+    assert not [s for s in tiny.seen if s.path.startswith("/voice/end")]
+    page.get_by_role("button", name="Colgar").click()
+    page.wait_for_function("() => document.getElementById('status').dataset.state === 'ended'")
+    assert errors == []

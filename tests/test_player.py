@@ -19,6 +19,7 @@ from ivr.player import (
     Keypad,
     PlayerError,
     ScriptedKeypad,
+    Speech,
 )
 
 def kinds(call):
@@ -370,7 +371,7 @@ def test_no_token_against_a_checking_server_says_to_set_one():
     (doc('<Pause length="-1"/>'), "<Pause length=\"-1\"> is not a whole number >= 0"),
     (doc('<Gather method="PUT"/>'), "<Gather method=\"PUT\">: Twilio only uses GET or POST"),
     (doc('<Gather finishOnKey="##"/>'), "<Gather finishOnKey=\"##\"> must be one of 0-9 * # or empty"),
-    (doc('<Gather input="speech"/>'), "<Gather input=\"speech\"> wants speech"),
+    (doc('<Gather input="voice"/>'), "<Gather input=\"voice\">: Twilio listens for dtmf, speech or both"),
 ])
 def test_what_cannot_be_played_is_one_readable_error(served, message):
     with pytest.raises(PlayerError) as e:
@@ -419,3 +420,27 @@ def test_an_unreachable_server_is_one_readable_error():
     with HttpTransport() as transport, pytest.raises(PlayerError) as e:
         Call(transport, url=f"http://127.0.0.1:{port}/voice").run()
     assert str(e.value) == f"cannot reach 127.0.0.1:{port}: connection refused (is the server running, on that port?)"
+
+
+# -- speech ------------------------------------------------------------------------------
+
+
+def test_turns_show_a_phrase_said_beside_keys_and_silence():
+    tiny = Tiny({
+        "/start": doc('<Gather input="dtmf speech" action="/two" timeout="1"><Say>Decí</Say></Gather>'),
+        "/two": doc('<Gather action="/three" numDigits="1"><Say>Marcá</Say></Gather>'),
+        "/three": doc('<Gather input="speech" timeout="1"><Say>Otra</Say></Gather>'),
+    })
+    c = tiny.call("say@0.5:Siguiente.,3,-")
+    assert c.turns() == [((None,), "say:Siguiente."), ((None,), "3"), ((None,), None)]
+    speech = [e for e in c.events if e.kind == "speech"]
+    assert [(e.text, e.confidence) for e in speech] == [("Siguiente.", 0.5)]
+    assert tiny.seen[1].values == {**tiny.seen[1].values, "SpeechResult": "Siguiente.", "Confidence": "0.5"}
+
+
+@pytest.mark.parametrize("script, entries", [
+    (r"say:eh\, siguiente por favor,-", [Speech("eh, siguiente por favor"), ""]),
+    ("say@1:  paso   cinco ,12#", [Speech("paso cinco", 1.0), "12#"]),
+])
+def test_a_script_says_phrases(script, entries):
+    assert ScriptedKeypad(script).script == entries

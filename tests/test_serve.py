@@ -2,7 +2,6 @@
 
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from flask import Flask
 
 from ivr import cli as cli_mod
 from ivr.player import Call, HttpTransport, ScriptedKeypad
+from ivr.ports import free_port
 
 from conftest import TOKEN, assert_valid_twiml
 
@@ -117,12 +117,6 @@ def test_default_workers_follow_the_cores(monkeypatch):
     assert cli_mod.default_workers() == cli_mod.MAX_WORKERS
     monkeypatch.setattr(os, "cpu_count", lambda: None)
     assert cli_mod.default_workers() == 3
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -21,10 +21,10 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from conftest import WAV, require, serving, ulaw_wav
+from conftest import WAV, Tiny, doc, require, serving, ulaw_wav
 from ivr import ROOT, create_app
 from ivr.content import load
-from ivr.player import CallerHangUp, Event, Gather
+from ivr.player import CallerHangUp, Event, Gather, Speech
 from ivr.terminal import TerminalKeypad, describe, find_player, find_speaker, playable
 
 FAKE_PLAYER = """
@@ -128,6 +128,29 @@ def test_input_that_ends_hangs_up():
             keypad.key(STEP)
     finally:
         os.close(read)
+
+
+@pytest.mark.parametrize("typed, said", [
+    ('"paso cinco\r', "paso cinco"),
+    ("ssigx\x7fuiente \n", "siguiente"),  # s starts a phrase too; backspace erases
+    ('"men\x1b[D\u00fa\r', "men\u00fa"),  # an arrow key is not part of the words; UTF-8 is
+])
+def test_a_typed_phrase_is_said_to_the_gather(term, typed, said):
+    master, slave = term
+    shown = []
+    with TerminalKeypad(slave, show=shown.append) as keypad:
+        os.write(master, typed.encode("utf-8"))
+        assert keypad.key(STEP) == Speech(said)
+        assert termios.tcgetattr(slave)[3] & termios.ICANON == 0  # still one key at a time
+    assert shown[0] == "say: " and shown[-1] == "\n"
+    assert "".join(shown[1:-1]).replace("x\b \b", "").strip() == said
+
+
+def test_enter_on_nothing_says_nothing_and_the_gather_goes_on(term):
+    master, slave = term
+    with TerminalKeypad(slave, show=lambda text: None) as keypad:
+        os.write(master, b'"ab\x7f\x7f\r4')
+        assert keypad.key(STEP) == "4"
 
 
 def test_a_gather_timeout_passes_in_real_time(term):
@@ -375,3 +398,28 @@ def test_a_call_in_a_terminal_to_a_running_server(tmp_path, welcome_audio, no_au
     assert child.exitstatus == 0
     with wave.open(str(played(kept)[0])) as w:
         assert w.getnframes() == 4000
+
+
+def test_a_phrase_typed_in_ivr_call_goes_to_the_line(tmp_path, no_audio):
+    tiny = Tiny({
+        "/voice": doc('<Gather input="dtmf speech" action="/voice/turn"><Say>Decí algo</Say></Gather>'),
+        "/voice/turn": doc("<Say>Listo</Say><Hangup/>"),
+    })
+    with serving(tiny.app) as base:
+        child = spawn_ivr(tmp_path, "--url", f"{base}/voice", "--player", "none",
+                          IVR_AUDIO_DIR=str(no_audio))
+        try:
+            child.expect('" \\(or s\\) to say something')
+            child.expect(r"LINE  \[say\] Decí algo")
+            child.send('"')
+            child.expect("say: ")
+            child.send("Siguiente.\r")
+            child.expect("SAYS  Siguiente.")
+            child.expect(r"LINE  \[say\] Listo")
+            child.expect("END   the line hung up")
+            child.expect(pexpect.EOF)
+        finally:
+            child.close(force=True)
+    assert child.exitstatus == 0
+    assert tiny.seen[1].values["SpeechResult"] == "Siguiente."
+    assert tiny.seen[1].values["Confidence"] == "0.92" and "Digits" not in tiny.seen[1].values

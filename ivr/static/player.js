@@ -1,0 +1,303 @@
+// The web phone's TwiML player: calls the line the way Twilio's voice engine does, as
+// ivr/player.py does for the tests and `ivr call` (tests/player_cases.json holds the
+// behaviour both must show). No page here: the caller's side and the transcript are hooks.
+//
+//   const call = new TwimlPlayer.Call({voiceUrl, settings, hooks, ...});
+//   call.run();  call.press("2");  call.say("siguiente");  call.hangup();
+//
+// hooks (all optional):
+//   event(e)          something happened: e.kind is say | play | tones | pause | keys |
+//                     speech | silence | ignored | unheard | hangup | end | gone, e.text
+//                     its words, keys or phrase, e.url a <Play>'s URL;
+//   audio(e, state)   a <Play>'s audio is "playing", "blocked", "ended" or "stopped";
+//   done(e)           a prompt (say, play, tones, pause) is over;
+//   heard(e, inGather) a prompt starts (input given now barges in inside a <Gather>);
+//   begin(rules)      a <Gather>'s prompts are over; return false to hang up.
+(() => {
+  "use strict";
+
+  class Call {
+    // options: voiceUrl, settings (from the page config: keys, maxLoops, maxRequests,
+    // confidence, toneSeconds, pauseSeconds), hooks, scale (multiplies every wait),
+    // pass and header (the web phone's pass), publicBase and root (move the TwiML's URLs
+    // to this page's origin), audioPath and browserAudioPath (the browser's audio copy).
+    constructor(options) {
+      this.options = options;
+      this.settings = options.settings;
+      this.hooks = options.hooks || {};
+      this.scale = options.scale == null ? 1 : options.scale;
+      this.sid = "CA" + Array.from(crypto.getRandomValues(new Uint8Array(16)),
+        (b) => b.toString(16).padStart(2, "0")).join("");
+      this.active = true;
+      this.rules = null;       // the <Gather> listening now, or null: input is dropped
+      this.keys = [];          // pressed and not yet taken
+      this.speech = null;      // a phrase said to the <Gather>
+      this.wake = null;        // resolves a wait when input comes or the call ends
+      this.audio = new Audio();
+      this.requests = 0;
+    }
+
+    emit(event) {
+      if (this.hooks.event) this.hooks.event(event);
+      return event;
+    }
+
+    // A key from the keypad. Outside a <Gather> Twilio ignores it.
+    press(key) {
+      if (!this.active || !this.rules || !this.settings.keys.includes(key)) return;
+      if (!this.rules.dtmf) {
+        this.emit({ kind: "ignored", text: key });  // a <Gather input="speech">
+        return;
+      }
+      this.keys.push(key);
+      if (this.wake) this.wake();
+    }
+
+    // A phrase said, as speech recognition hands it over (SpeechResult, Confidence).
+    // Returns false when no <Gather> listens (the page says so).
+    say(text, confidence) {
+      text = String(text).replace(/\s+/g, " ").trim();
+      if (!this.active || !this.rules || !text) return false;
+      const conf = confidence == null ? this.settings.confidence : confidence;
+      if (!this.rules.speech) {
+        this.emit({ kind: "unheard", text, confidence: conf });
+        return true;
+      }
+      if (!this.speech) this.speech = { text, confidence: conf };
+      if (this.wake) this.wake();
+      return true;
+    }
+
+    hangup() {
+      if (this.active) {
+        this.active = false;
+        this.emit({ kind: "gone", text: "" });
+      }
+      this.audio.pause();
+      if (this.wake) this.wake();
+    }
+
+    get hasInput() {
+      return this.keys.length > 0 || this.speech !== null;
+    }
+
+    // Resolve after `ms` (scaled; null: never) or as soon as input comes / the call ends.
+    wait(ms) {
+      if (this.hasInput || !this.active) return Promise.resolve();
+      return new Promise((resolve) => {
+        const timer = ms == null ? null : setTimeout(done, ms * this.scale);
+        const self = this;
+        function done() { clearTimeout(timer); self.wake = null; resolve(); }
+        this.wake = done;
+      });
+    }
+
+    // A URL of the TwiML, resolved against the document it came from and moved from the
+    // line's public base URL (if any) to this page's own origin.
+    localUrl(target, base) {
+      const url = new URL(target, base).href;
+      const pub = this.options.publicBase;
+      if (pub && (url === pub || url.startsWith(pub + "/") || url.startsWith(pub + "?"))) {
+        return location.origin + (this.options.root || "") + url.slice(pub.length);
+      }
+      return url;
+    }
+
+    async fetch(method, url, params) {
+      if (++this.requests > this.settings.maxRequests) {
+        throw new Error(`the call did not end after ${this.settings.maxRequests} requests: the line loops`);
+      }
+      const body = new URLSearchParams({
+        CallSid: this.sid, AccountSid: "AC" + "0".repeat(32), From: "web-phone",
+        To: "linea-alcanos", Direction: "inbound", ApiVersion: "2010-04-01",
+        // Twilio's first webhook of an incoming call comes while it still rings.
+        CallStatus: this.requests === 1 ? "ringing" : "in-progress",
+        ...params,
+      });
+      const headers = this.options.pass ? { [this.options.header]: this.options.pass } : {};
+      let target = url;
+      const init = { method, headers };
+      if (method === "GET") {
+        target = url + (url.includes("?") ? "&" : "?") + body;
+      } else {
+        init.body = body;
+      }
+      const response = await fetch(target, init);
+      if (!response.ok) throw new Error(`HTTP ${response.status} from ${new URL(url).pathname}`);
+      const doc = new DOMParser().parseFromString(await response.text(), "application/xml");
+      if (doc.querySelector("parsererror") || doc.documentElement.tagName !== "Response") {
+        throw new Error("the answer is not TwiML");
+      }
+      return doc.documentElement;
+    }
+
+    async run() {
+      let next = ["POST", new URL(this.options.voiceUrl, location.href).href, {}];
+      try {
+        while (this.active && next) {
+          const [method, url, params] = next;
+          const root = await this.fetch(method, url, params);
+          next = await this.execute(root, url);
+        }
+      } finally {
+        this.active = false;
+        this.audio.pause();
+      }
+    }
+
+    // Run one document; return the next request, or null when the call is over.
+    async execute(root, url) {
+      for (const verb of root.children) {
+        if (!this.active) return null;
+        switch (verb.tagName) {
+          case "Say": case "Play": case "Pause":
+            await this.speak(verb, url);
+            break;
+          case "Gather": {
+            const next = await this.gather(verb, url);
+            if (next) return next;
+            break;
+          }
+          case "Redirect":
+            return [method(verb), this.localUrl(verb.textContent.trim(), url), {}];
+          case "Hangup":
+            this.emit({ kind: "hangup", text: "" });
+            return null;
+          default:
+            throw new Error(`cannot play <${verb.tagName}>`);
+        }
+      }
+      if (this.active) this.emit({ kind: "end", text: "" });
+      return null;
+    }
+
+    // Play one prompt, all its loops; inside a <Gather> input stops it (barge-in).
+    async speak(verb, url) {
+      let event;
+      let loops = 1;
+      if (verb.tagName === "Pause") {
+        event = { kind: "pause", text: String(Number(verb.getAttribute("length") || 1)) };
+      } else {
+        loops = Number(verb.getAttribute("loop") || 1);
+        // loop="0" is "until the call ends" to Twilio; the players stop at maxLoops.
+        loops = Math.min(loops || this.settings.maxLoops, this.settings.maxLoops);
+        if (verb.tagName === "Say") {
+          event = { kind: "say", text: verb.textContent.replace(/\s+/g, " ").trim() };
+        } else if (verb.getAttribute("digits")) {
+          event = { kind: "tones", text: verb.getAttribute("digits") };
+        } else {
+          event = { kind: "play", text: "", url: this.localUrl(verb.textContent.trim(), url) };
+        }
+      }
+      for (let i = 0; i < loops && this.active; i++) {
+        const e = this.emit({ ...event });
+        if (this.hooks.heard) this.hooks.heard(e, this.rules !== null);
+        if (!this.hasInput) await this.perform(e);
+        if (this.hooks.done) this.hooks.done(e);
+        if (this.hasInput) return;
+      }
+    }
+
+    async perform(e) {
+      if (e.kind === "pause") return this.wait(1000 * Number(e.text));
+      if (e.kind === "tones") {
+        const s = this.settings;
+        const seconds = Array.from(e.text).reduce((sum, t) => sum + (s.pauseSeconds[t] || s.toneSeconds), 0);
+        return this.wait(1000 * seconds);
+      }
+      // No browser voice is assumed: the words show for about as long as saying them takes.
+      if (e.kind === "say") return this.wait(Math.max(1500, e.text.length * 70));
+      const src = new URL(e.url);
+      const name = src.pathname.split("/").pop();
+      const { audioPath, browserAudioPath } = this.options;
+      if (audioPath && src.pathname.endsWith(audioPath + name)) {
+        src.pathname = browserAudioPath + name;  // the browser-friendly variant
+      }
+      return this.play(src.href, e);
+    }
+
+    async play(src, e) {
+      const audio = this.audio;
+      const state = (s) => { if (this.hooks.audio) this.hooks.audio(e, s); };
+      audio.src = src;
+      const ended = new Promise((resolve) => {
+        audio.onended = resolve;
+        audio.onerror = resolve;  // the words are on screen; the call goes on
+      });
+      try {
+        await audio.play();
+        state("playing");
+      } catch (err) {
+        state("blocked");
+        return;
+      }
+      await Promise.race([ended, this.wait(null)]);
+      audio.pause();
+      state(audio.ended ? "ended" : "stopped");
+    }
+
+    async gather(verb, url) {
+      const input = (verb.getAttribute("input") || "dtmf").split(/\s+/).filter(Boolean);
+      const rules = {
+        numDigits: Number(verb.getAttribute("numDigits")) || Infinity,
+        finishOnKey: verb.hasAttribute("finishOnKey") ? verb.getAttribute("finishOnKey") : "#",
+        timeout: Number(verb.getAttribute("timeout") || 5),
+        dtmf: input.includes("dtmf"),
+        speech: input.includes("speech"),
+      };
+      this.keys = [];
+      this.speech = null;
+      this.rules = rules;
+      try {
+        for (const child of verb.children) {
+          if (this.hasInput || !this.active) break;
+          await this.speak(child, url);
+        }
+        if (!this.active) return null;
+        if (this.hooks.begin && this.hooks.begin(rules) === false) {
+          this.hangup();
+          return null;
+        }
+        let digits = "";
+        let finished = "";
+        while (this.active && !this.speech) {
+          if (!this.keys.length) await this.wait(1000 * rules.timeout);
+          if (this.speech) break;
+          const key = this.keys.shift();
+          if (key === undefined) break;  // timeout: Twilio submits what it has
+          if (rules.finishOnKey && key === rules.finishOnKey) { finished = key; break; }
+          digits += key;
+          if (digits.length >= rules.numDigits) break;
+        }
+        if (!this.active) return null;
+        const speech = this.speech;
+        if (speech) this.emit({ kind: "speech", text: speech.text, confidence: speech.confidence });
+        else if (digits || finished) this.emit({ kind: "keys", text: digits + finished });
+        else this.emit({ kind: "silence", text: "" });
+        if (this.keys.length) this.emit({ kind: "ignored", text: this.keys.join("") });
+        let params;
+        if (speech) {
+          // A phrase: Twilio sends what it heard and how sure it is, and no Digits.
+          params = { SpeechResult: speech.text, Confidence: String(speech.confidence) };
+        } else if (digits || (verb.getAttribute("actionOnEmptyResult") || "").toLowerCase() === "true") {
+          // Keys: Digits without the finish key, and FinishedOnKey, empty when the
+          // <Gather> ended on numDigits or the timeout (as Twilio sends it).
+          params = { Digits: digits, FinishedOnKey: finished };
+        } else {
+          return null;  // no input (a lone finishOnKey is none): fall through
+        }
+        return [method(verb), this.localUrl(verb.getAttribute("action") || url, url), params];
+      } finally {
+        this.rules = null;
+        this.keys = [];
+        this.speech = null;
+      }
+    }
+  }
+
+  function method(verb) {
+    return (verb.getAttribute("method") || "POST").toUpperCase();
+  }
+
+  window.TwimlPlayer = { Call };
+})();
