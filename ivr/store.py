@@ -489,12 +489,16 @@ def _close_at_exit(ref):
         recorder.close()
 
 
-def close_all(*_args, timeout: float = 5.0) -> None:
-    """Flush and close every recorder of this process. Usable as gunicorn's worker_exit hook
-    (`worker_exit = ivr.store.close_all`, it takes the server and worker arguments)."""
+def close_all(timeout: float = 5.0) -> None:
+    """Flush and close every recorder of this process (atexit also does it)."""
     for recorder in list(_RECORDERS):
         if not recorder._closed:
             recorder.close(timeout)
+
+
+def worker_exit(server, worker) -> None:
+    """gunicorn's worker_exit hook: write what the exiting worker still has queued."""
+    close_all()
 
 
 # -- the store -------------------------------------------------------------------------------
