@@ -310,8 +310,12 @@ def open_checked(url):
 
     try:
         engine = store.create_engine(url)
+    except store.StoreError as e:
+        raise click.ClickException(str(e)) from None
+    try:
         store.check(engine)
     except store.StoreError as e:
+        engine.dispose()
         raise click.ClickException(str(e)) from None
     return engine
 

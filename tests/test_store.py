@@ -339,3 +339,66 @@ def _gunicorn_settings():
     from gunicorn.config import Config
 
     return Config().settings
+
+
+# -- the line's questions --------------------------------------------------------------------
+
+def a_call(store, sid, outcomes, caller=NUMBER, start=NOW, actions=None):
+    """Record a call whose turns lead to `outcomes` in order (one turn a minute)."""
+    actions = actions or {}
+    for i, outcome in enumerate(outcomes):
+        action = actions.get(i, "start" if i == 0 else "next")
+        store.record(turn(call=sid, caller=caller, at=start + timedelta(minutes=i), action=action,
+                          outcome=outcome, place="start" if i == 0 else "step"))
+
+
+def test_last_unfinished_is_the_step_of_the_latest_call(store):
+    key = store.key(NUMBER)
+    since = NOW - timedelta(hours=48)
+    assert store.last_unfinished(key, since) is None  # a caller never seen
+    a_call(store, "CA1", ["menu", "step:1", "step:2", "step:3"], start=NOW - timedelta(hours=3))
+    a_call(store, "CA2", ["menu", "step:1", "step:2", "step:5", "step:4"], start=NOW - timedelta(hours=1))
+    store.flush()
+    assert store.last_unfinished(key, since) == 4  # where the caller left off, in the latest call
+    assert store.last_unfinished(key, NOW - timedelta(minutes=30)) is None  # too long ago
+    assert store.last_unfinished(store.key("+573009999999"), since) is None  # someone else
+    assert store.last_unfinished(None, since) is None  # withheld number
+
+
+def test_a_call_under_way_is_not_the_last_call(store):
+    key = store.key(NUMBER)
+    a_call(store, "CA1", ["menu", "step:1", "step:6"], start=NOW - timedelta(hours=1))
+    a_call(store, "CAnow", ["menu"], start=NOW)  # the new call's first turn, already written
+    store.flush()
+    since = NOW - timedelta(hours=48)
+    assert store.last_unfinished(key, since) is None  # the latest call reached no step
+    assert store.last_unfinished(key, since, exclude_call="CAnow") == 6
+
+
+def test_a_caller_who_heard_the_conclusion_is_not_offered_a_step(store):
+    a_call(store, "CA1", ["menu", "step:7", "step:8", "end", "step:1"],
+           actions={3: "conclusion", 4: "next"}, start=NOW - timedelta(hours=1))
+    store.flush()
+    assert store.last_unfinished(store.key(NUMBER), NOW - timedelta(hours=48)) is None
+
+
+def test_sms_count_counts_sent_messages_of_the_number_since(store):
+    for i, action in enumerate(["sms_sent", "sms_failed", "sms_sent", "sms_sent"]):
+        store.record(turn(call=f"CA{i}", at=NOW - timedelta(hours=i * 10), action=action))
+    store.record(turn(call="CAx", caller="+573009999999", action="sms_sent"))
+    store.flush()
+    key = store.key(NUMBER)
+    assert store.sms_count(key, NOW - timedelta(hours=24)) == 2  # 0 h and 20 h ago
+    assert store.sms_count(key, NOW - timedelta(days=2)) == 3
+    assert store.sms_count(None, NOW - timedelta(days=2)) == 0
+
+
+def test_prune_deletes_what_is_older_than_the_cutoff(store):
+    for days in (100, 91, 89, 1):
+        store.record(turn(call=f"CA{days}", at=NOW - timedelta(days=days)))
+        store.record(CallStatus(f"CA{days}", "completed", 60, NOW - timedelta(days=days)))
+    store.flush()
+    assert store.prune(NOW - timedelta(days=90)) == 4  # two turns, two statuses
+    assert sorted(r["call_sid"] for r in rows(store)) == ["CA1", "CA89"]
+    assert sorted(r["call_sid"] for r in rows(store, store_mod.statuses)) == ["CA1", "CA89"]
+    assert store.prune(NOW - timedelta(days=90)) == 0
