@@ -9,6 +9,7 @@ bp = Blueprint("health", __name__)
 def healthz():
     """The content and audio this worker answers calls with; 200 means it can take calls."""
     line = current_app.extensions["ivr"]
+    store = current_app.extensions.get("ivr_store")
     return {
         "status": "ok",
         "content": {
@@ -18,4 +19,6 @@ def healthz():
             "steps": line.content.steps,
         },
         "audio": line.audio.summary(),
+        # This worker's call store writer: events written and lost (database down, queue full).
+        **({"store": store.health()} if store else {}),
     }

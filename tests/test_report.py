@@ -294,3 +294,16 @@ def test_the_store_needs_a_secret_key_when_the_line_is_served(audio_dir, tmp_pat
 def test_bad_store_settings_are_refused_by_name(audio_dir, tmp_path, name, value):
     with pytest.raises(store_mod.StoreError, match=f"IVR_{name} must be a whole number"):
         line_app(audio_dir, DATABASE_URL=f"sqlite:///{tmp_path}/x.sqlite3", **{name: value})
+
+
+def test_healthz_shows_what_this_worker_wrote_and_lost(audio_dir, tmp_path):
+    store_mod.upgrade(f"sqlite:///{tmp_path}/x.sqlite3")
+    app = line_app(audio_dir, DATABASE_URL=f"sqlite:///{tmp_path}/x.sqlite3")
+    store = app.extensions["ivr_store"]
+    store.record(Turn("CA1", None, datetime.now(timezone.utc), "menu", None, "1", None, "step",
+                      "step:1", False))
+    store.flush()
+    health = app.test_client().get("/healthz").get_json()
+    assert health["store"] == {"backend": "sqlite", "written": 1, "lost": 0, "queued": 0}
+    assert "x.sqlite3" not in json.dumps(health)  # no paths or URLs on a public endpoint
+    store.close()
