@@ -71,7 +71,7 @@ def summarize(engine, since: date | datetime | None = None, *, steps: int | None
     seconds = defaultdict(list)
     wrong = defaultdict(Counter)
     not_understood = Counter()
-    sms_sent = sms_failed = transfers = resumed = 0
+    sms_sent = sms_failed = transfers = resumed = line_hung_up = 0
 
     for call_turns in calls.values():
         per_day[call_turns[0].at.astimezone(tz).date().isoformat()] += 1
@@ -95,7 +95,12 @@ def summarize(engine, since: date | datetime | None = None, *, steps: int | None
         for s in heard:
             reached[s] += 1
         completed += any(t.action == "conclusion" for t in call_turns)
-        ended[call_turns[-1].outcome] += 1
+        last = call_turns[-1]
+        if last.outcome == "hangup":  # the line ended the call (silences, wrong keys, goodbye)
+            line_hung_up += 1
+            ended[_place(last.place, last.step)] += 1
+        else:
+            ended[last.outcome] += 1
 
     endings = Counter()
     durations = []
@@ -114,9 +119,10 @@ def summarize(engine, since: date | datetime | None = None, *, steps: int | None
         "reached_step": {s: reached[s] for s in step_names},
         "completed": completed,
         "calls_per_day": dict(sorted(per_day.items())),
-        # The outcome of each call's last turn: where the caller was when the call ended
-        # ("hangup": the line ended it after silences or wrong keys; "dial": sent to a person).
+        # Where each call was when it ended: the outcome of its last turn ("dial": sent to a
+        # person), or where the caller was when the line said goodbye and hung up.
         "ended_at": dict(sorted(ended.items(), key=_where_order)),
+        "line_hung_up": line_hung_up,
         "per_step": {
             s: {"repeat": c["repeat"], "back": c["back"], "slow": c["slow"],
                 "silence": c["silence"], "wrong": c["wrong"],
@@ -161,6 +167,7 @@ def text(summary: dict) -> str:
     add("Where calls ended (last place):")
     for where, n in summary["ended_at"].items():
         add(f"  {where:10} {n:6}")
+    add(f"  (the line hung up on {summary['line_hung_up']} of them: silence, wrong keys, goodbye)")
     add("")
     add("Per step:      repeat   back   slow silence  wrong  median s")
     for s, c in summary["per_step"].items():
@@ -225,7 +232,7 @@ def charts(summary: dict) -> dict[str, str]:
     """The page's charts as inline SVG: funnel, drop-off, calls per day."""
     funnel_labels = [f"Paso {s}" for s in summary["reached_step"]] + ["Conclusión"]
     funnel_values = list(summary["reached_step"].values()) + [summary["completed"]]
-    ended = summary["ended_at"]
+    ended = {_label(where): n for where, n in summary["ended_at"].items()}
     per_day = summary["calls_per_day"]
     return {
         "funnel": _bars("funnel", funnel_labels, funnel_values, "Calls that reached each step",
@@ -234,6 +241,11 @@ def charts(summary: dict) -> dict[str, str]:
                          "Where calls ended (the caller's last place)", "#c05621"),
         "per_day": _bars("per_day", list(per_day), list(per_day.values()), "Calls per day", "#2f855a"),
     }
+
+
+def _label(where: str) -> str:
+    kind, _, n = where.partition(":")
+    return f"Paso {n}" if kind == "step" else {"end": "Conclusión", "dial": "to a person"}.get(where, where)
 
 
 def html(summary: dict, title: str = "Línea Alcanos: where callers get stuck") -> str:

@@ -70,7 +70,7 @@ def test_summary_of_known_calls(calls):
     assert s["calls"] == 3 and s["completed"] == 1 and s["steps"] == 8
     assert s["reached_step"] == {"1": 1, "2": 1, "3": 0, "4": 0, "5": 0, "6": 0, "7": 0, "8": 1}
     assert s["calls_per_day"] == {"2026-11-19": 1, "2026-11-20": 2}
-    assert s["ended_at"] == {"step:2": 1, "hangup": 1, "dial": 1}
+    assert s["ended_at"] == {"step:2": 1, "end": 1, "dial": 1} and s["line_hung_up"] == 1
     assert s["per_step"]["1"] == {"repeat": 1, "back": 0, "slow": 0, "silence": 0, "wrong": 0,
                                   "median_seconds": 20.0}  # visits of 30, 20 and 10 s
     assert s["per_step"]["2"] == {"repeat": 0, "back": 1, "slow": 1, "silence": 0, "wrong": 0,
@@ -307,3 +307,19 @@ def test_healthz_shows_what_this_worker_wrote_and_lost(audio_dir, tmp_path):
     assert health["store"] == {"backend": "sqlite", "written": 1, "lost": 0, "queued": 0}
     assert "x.sqlite3" not in json.dumps(health)  # no paths or URLs on a public endpoint
     store.close()
+
+
+def test_a_simulated_week_walks_the_real_flow_into_the_report(store):
+    import importlib.util
+
+    from ivr import ROOT
+
+    spec = importlib.util.spec_from_file_location("simulate", ROOT / "bench" / "simulate.py")
+    simulate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(simulate)
+    made = simulate.simulate(store, days=3, calls=20, end=NOW)
+    s = report_mod.summarize(store.engine, steps=8)
+    assert s["calls"] == made > 30 and store.recorder.lost == 0
+    reached = list(s["reached_step"].values())
+    assert reached[0] >= reached[-1] >= s["completed"] > 0  # a funnel
+    assert sum(s["ended_at"].values()) == made and len(s["calls_per_day"]) >= 3
