@@ -258,7 +258,7 @@ def serve(host, port, workers, insecure):
 
     The web phone (/phone) is off here unless IVR_WEB_PHONE=1.
     """
-    from . import environment_config, logs
+    from . import environment_config, logs, store
 
     config = environment_config()
     # Checked before anything starts, so the refusal is the one line the operator sees.
@@ -282,6 +282,8 @@ def serve(host, port, workers, insecure):
         "forwarded_allow_ips": "",
         # No access log: a GET webhook's URL holds the caller's number; ivr.webhook masks it.
         "accesslog": None,
+        # A stopping worker writes the call turns it still has queued.
+        "worker_exit": store.worker_exit,
     }).run()
 
 

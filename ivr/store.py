@@ -24,6 +24,7 @@ import re
 import threading
 import time
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -255,7 +256,7 @@ def create_engine(url: str) -> Engine:
         try:
             return sa.create_engine(
                 parsed, pool_pre_ping=True, pool_size=2, max_overflow=2,
-                connect_args={"connect_timeout": 3},
+                connect_args={"connect_timeout": 2},  # libpq's shortest
             )
         except ImportError as e:
             raise StoreError(f"cannot use {masked(url)}: {e}") from None
@@ -510,6 +511,7 @@ class Store:
         self.engine = engine
         self.secret = secret
         self.recorder = Recorder(engine, secret, **recorder_options)
+        self._quiet_until = 0.0
 
     @classmethod
     def open(cls, url: str, secret: bytes = b"", **recorder_options) -> "Store":
@@ -539,28 +541,54 @@ class Store:
         return flushed
 
     # questions
+    #: Longest a question on a call's path may take on PostgreSQL (milliseconds).
+    QUESTION_MS = 1000
+    #: After a question fails, questions are not asked for this long (seconds): the calls of
+    #: an outage do not each wait for a connection timeout.
+    PAUSE_AFTER_FAILURE = 10.0
+
+    @contextmanager
+    def _asking(self):
+        """A read-only transaction for a question asked during a call: short, and refused at
+        once (StoreError) while the database is known to be failing."""
+        if self.recorder._failing or time.monotonic() < self._quiet_until:
+            raise StoreError("the call store is not answering")
+        try:
+            with self.engine.begin() as c:
+                if c.dialect.name == "postgresql":
+                    c.exec_driver_sql(f"SET LOCAL statement_timeout = {self.QUESTION_MS}")
+                yield c
+        except SQLAlchemyError as e:
+            self._quiet_until = time.monotonic() + self.PAUSE_AFTER_FAILURE
+            raise _unreachable(self.engine.url, e) from None
+
     def last_unfinished(self, key: str | None, since: datetime, exclude_call: str | None = None) -> int | None:
         """The step the caller with `key` was on when their most recent call since `since`
         ended, if that call reached a step and did not hear the Conclusión; else None.
 
         `exclude_call`: the call now under way (its first turn may already be written).
+        Never raises: when the store cannot answer (quickly), the answer is None (no resume).
         """
         if not key:
             return None
         where = [turns.c.caller_key == key, turns.c.at >= since]
         if exclude_call:
             where.append(turns.c.call_sid != exclude_call)
-        with self.engine.connect() as c:
-            latest = c.execute(
-                sa.select(turns.c.call_sid).where(*where)
-                .order_by(turns.c.at.desc(), turns.c.id.desc()).limit(1)
-            ).scalar()
-            if latest is None:
-                return None
-            rows = c.execute(
-                sa.select(turns.c.action, turns.c.outcome).where(turns.c.call_sid == latest)
-                .order_by(turns.c.at.desc(), turns.c.id.desc())
-            ).all()
+        try:
+            with self._asking() as c:
+                latest = c.execute(
+                    sa.select(turns.c.call_sid).where(*where)
+                    .order_by(turns.c.at.desc(), turns.c.id.desc()).limit(1)
+                ).scalar()
+                if latest is None:
+                    return None
+                rows = c.execute(
+                    sa.select(turns.c.action, turns.c.outcome).where(turns.c.call_sid == latest)
+                    .order_by(turns.c.at.desc(), turns.c.id.desc())
+                ).all()
+        except StoreError as e:
+            log.warning("store: no resume offered: %s", e)
+            return None
         if any(action == "conclusion" for action, _ in rows):
             return None
         for _, outcome in rows:
@@ -569,10 +597,14 @@ class Store:
         return None
 
     def sms_count(self, key: str | None, since: datetime) -> int:
-        """How many SMS the caller with `key` was sent since `since`."""
+        """How many SMS the caller with `key` was sent since `since`.
+
+        Raises StoreError (quickly) when the store cannot answer: the caller of this decides
+        whether an SMS may go without knowing (the line's rule: it may not).
+        """
         if not key:
             return 0
-        with self.engine.connect() as c:
+        with self._asking() as c:
             return c.execute(
                 sa.select(sa.func.count()).select_from(turns)
                 .where(turns.c.caller_key == key, turns.c.at >= since, turns.c.action == "sms_sent")

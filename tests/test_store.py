@@ -402,3 +402,33 @@ def test_prune_deletes_what_is_older_than_the_cutoff(store):
     assert sorted(r["call_sid"] for r in rows(store)) == ["CA1", "CA89"]
     assert sorted(r["call_sid"] for r in rows(store, store_mod.statuses)) == ["CA1", "CA89"]
     assert store.prune(NOW - timedelta(days=90)) == 0
+
+
+def test_questions_during_an_outage_answer_at_once(tmp_path, caplog):
+    """No resume offered and no SMS count while the database is down, without waiting."""
+    s = Store.open(f"postgresql://ivr@/ivr?host={tmp_path}&port={free_port()}", b"k")
+    key = s.key(NUMBER)
+    with caplog.at_level(logging.WARNING, "ivr.store"):
+        assert s.last_unfinished(key, NOW) is None
+    assert "no resume offered: cannot reach the database" in caplog.text
+    with pytest.raises(StoreError, match="not answering"):
+        s.sms_count(key, NOW)  # the next questions are not even asked for a while
+    started = time.perf_counter()
+    for _ in range(100):
+        assert s.last_unfinished(key, NOW) is None
+    assert time.perf_counter() - started < 0.1
+    s.close()
+
+
+def test_postgresql_questions_have_a_time_limit(postgres):
+    url = postgres.create_database("questions")
+    store_mod.upgrade(url)
+    s = Store.open(url, b"k")
+    s.QUESTION_MS = 50
+    with s.engine.begin() as c:  # a question that waits on a lock longer than its limit
+        c.execute(sa.text("LOCK TABLE turns IN ACCESS EXCLUSIVE MODE"))
+        started = time.perf_counter()
+        with pytest.raises(StoreError):
+            s.sms_count(s.key(NUMBER), NOW)
+        assert time.perf_counter() - started < 1
+    s.close()
