@@ -255,7 +255,8 @@ def create_engine(url: str) -> Engine:
     if backend == "postgresql":
         try:
             return sa.create_engine(
-                parsed, pool_pre_ping=True, pool_size=2, max_overflow=2,
+                # A question during a call waits at most a second for a free connection.
+                parsed, pool_pre_ping=True, pool_size=2, max_overflow=4, pool_timeout=1,
                 connect_args={"connect_timeout": 2},  # libpq's shortest
             )
         except ImportError as e:
@@ -391,6 +392,15 @@ class Recorder:
                 thread.start()
                 self._thread = thread
 
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    @property
+    def failing(self) -> bool:
+        """True from a failed write until the next one that works."""
+        return self._failing
+
     def _count_lost(self, n):
         with self._count_lock:
             self.lost += n
@@ -407,8 +417,8 @@ class Recorder:
         return done.wait(timeout)
 
     def close(self, timeout: float = 5.0) -> bool:
-        """Write what is queued, then stop the thread (on shutdown: atexit does it, and
-        gunicorn's worker_exit hook can call `close_all`). Later events are counted lost."""
+        """Write what is queued, then stop the thread (on shutdown: atexit does it, and so does
+        gunicorn's worker_exit hook, `worker_exit`). Later events are counted lost."""
         flushed = self.flush(timeout)
         self._closed = True
         thread = self._thread
@@ -530,7 +540,7 @@ class Store:
         """For /healthz: what this worker has written and lost (the database's URL is not shown)."""
         r = self.recorder
         return {"backend": self.engine.dialect.name, "written": r.written, "lost": r.lost,
-                "queued": r._queue.qsize()}
+                "queued": r.queued}
 
     def flush(self, timeout: float = 5.0) -> bool:
         return self.recorder.flush(timeout)
@@ -551,7 +561,7 @@ class Store:
     def _asking(self):
         """A read-only transaction for a question asked during a call: short, and refused at
         once (StoreError) while the database is known to be failing."""
-        if self.recorder._failing or time.monotonic() < self._quiet_until:
+        if self.recorder.failing or time.monotonic() < self._quiet_until:
             raise StoreError("the call store is not answering")
         try:
             with self.engine.begin() as c:
