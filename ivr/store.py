@@ -294,7 +294,7 @@ def upgrade(url: str | Engine) -> str:
 
     engine = url if isinstance(url, Engine) else create_engine(url)
     try:
-        with engine.begin() as connection:
+        with _sqlite_lock(engine), engine.begin() as connection:
             command.upgrade(_alembic_config(connection), "head")
     except SQLAlchemyError as e:
         raise _unreachable(engine.url, e) from None
@@ -302,6 +302,21 @@ def upgrade(url: str | Engine) -> str:
         if engine is not url:
             engine.dispose()
     return head()
+
+
+@contextmanager
+def _sqlite_lock(engine):
+    """One migration at a time on a SQLite file: gunicorn workers that each build the app
+    (no --preload) start together on a new file. PostgreSQL locks its own tables."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.migrating", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def revision(engine: Engine) -> str | None:

@@ -432,3 +432,16 @@ def test_postgresql_questions_have_a_time_limit(postgres):
             s.sms_count(s.key(NUMBER), NOW)
         assert time.perf_counter() - started < 1
     s.close()
+
+
+def test_workers_starting_together_on_a_new_sqlite_file_all_get_the_schema(tmp_path):
+    url = f"sqlite:///{tmp_path / 'new.sqlite3'}"
+    # All at the same moment, once imported.
+    code = (f"import time; from ivr import store; time.sleep(max(0, {time.time() + 2} - time.time())); "
+            f"print(store.upgrade({url!r}))")
+    workers = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    results = [w.communicate(timeout=60) for w in workers]
+    assert [w.returncode for w in workers] == [0] * 4, results
+    assert [out.strip() for out, _ in results] == ["0001"] * 4
+    store_mod.check(url)
