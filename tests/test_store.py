@@ -276,12 +276,14 @@ def test_a_forked_worker_records_with_its_own_thread(database_url):
 
 WSGI = textwrap.dedent("""
     import os
+    import time
     from datetime import datetime, timezone
     from ivr.store import Store, Turn
 
     store = Store.open(os.environ["DATABASE_URL"], b"k", wait=5)  # long: only shutdown flushes
 
     def app(environ, start_response):
+        time.sleep(0.01)  # a busy worker: the other one takes the next requests
         n = environ["PATH_INFO"].strip("/")
         store.record(Turn("CA" + n, "+573001234567", datetime.now(timezone.utc), "step", 1, "2",
                           None, "next", "step:2", False))
