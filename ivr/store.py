@@ -15,15 +15,14 @@ Caller numbers are never stored: `caller_key` keys them with HMAC-SHA256 (`IVR_S
 from __future__ import annotations
 
 import atexit
-import hashlib
 import hmac
 import logging
 import os
-import queue
 import re
 import threading
 import time
 import weakref
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -118,7 +117,7 @@ def caller_key(secret: bytes, number: str | None) -> str | None:
     if number.lower() in WITHHELD or not _NUMBER.fullmatch(number):
         return None
     # A purpose of its own, so the key can be shared with other uses of IVR_SECRET_KEY.
-    return hmac.new(secret, b"ivr caller\0" + number.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(secret, b"ivr caller\0" + number.encode(), "sha256").hex()
 
 
 # -- tables ----------------------------------------------------------------------------------
@@ -180,13 +179,14 @@ def _cut(value, limit):
 
 
 def turn_row(t: Turn, key: str | None) -> dict:
-    """A Turn as a row of `turns` (the caller's number replaced by its key; fields cut to size,
-    since they come from the network)."""
+    """A Turn as a row of `turns` (the caller's number replaced by its key; fields cut to
+    their column's size, since some come from the network)."""
+    step = t.step
     return {
-        "call_sid": _cut(t.call_sid, 64) or "", "caller_key": key, "at": t.at,
-        "place": _cut(t.place, 16), "step": t.step if isinstance(t.step, int) and 0 <= t.step < 100 else None,
-        "input": _cut(t.input, 8), "words": _cut(t.words, WORDS_LIMIT) or None,
-        "action": _cut(t.action, 16), "outcome": _cut(t.outcome, 16), "slow": bool(t.slow),
+        "call_sid": str(t.call_sid or "")[:64], "caller_key": key, "at": t.at,
+        "place": str(t.place)[:16], "step": step if type(step) is int and 0 <= step < 100 else None,
+        "input": str(t.input)[:8], "words": str(t.words)[:WORDS_LIMIT] if t.words else None,
+        "action": str(t.action)[:16], "outcome": str(t.outcome)[:16], "slow": bool(t.slow),
     }
 
 
@@ -346,19 +346,26 @@ def check(url: str | Engine) -> None:
 
 # -- the writer ------------------------------------------------------------------------------
 
-_FLUSH = object()
-_STOP = object()
+class _Marker:
+    """Put in the queue by flush() and close(): the writer sets it once what came before is
+    written; `stop` also ends the writer."""
+
+    __slots__ = ("done", "stop")
+
+    def __init__(self, stop=False):
+        self.done, self.stop = threading.Event(), stop
 
 
 class Recorder:
     """Writes events in the background: `record()` only queues (never blocks, never raises).
 
     A thread, started in the process that records (so a fork after create_app, as gunicorn
-    does with or without --preload, gives each worker its own), takes up to `batch` events
-    or what arrived within `wait` seconds and inserts them in one transaction. When the queue
-    is full, or a batch cannot be written (the database is down), those events are dropped
-    and counted in `lost`; one warning is logged per run of failures, and one line when
-    writing works again.
+    does with or without --preload, gives each worker its own), wakes every `wait` seconds,
+    or as soon as `batch` events are queued, and inserts what is queued in transactions of
+    up to `batch` rows. It is not woken per event: a webhook's cost is one append to a
+    deque. When the queue holds `size` events, or a batch cannot be written (the database
+    is down), those events are dropped and counted in `lost`; one warning is logged per run
+    of failures, and one line when writing works again.
     """
 
     def __init__(self, engine: Engine, secret: bytes = b"", *, size: int = 10_000,
@@ -376,7 +383,8 @@ class Recorder:
         _RECORDERS.add(self)
 
     def _reset(self):
-        self._queue = queue.Queue(self.size)
+        self._queue = deque()
+        self._wake = threading.Event()
         self._thread = None
         self._start_lock = threading.Lock()
         self._count_lock = threading.Lock()
@@ -390,26 +398,32 @@ class Recorder:
         self.engine.dispose(close=False)
 
     def record(self, event: Turn | CallStatus) -> None:
-        """Queue `event` for writing; drop and count it if the queue is full."""
-        try:
-            if self._thread is None:
-                self._start()
-                if self._closed:
-                    raise RuntimeError("closed")
-            self._queue.put_nowait(event)
-        except Exception:  # queue.Full, or a thread that cannot start: never the caller's problem
-            self._count_lost(1)
+        """Queue `event` for writing; drop and count it if the queue is full or closed."""
+        queued = self._queue
+        n = len(queued)
+        if n >= self.size or self._thread is None and not self._start():
+            with self._count_lock:
+                self.lost += 1
+            return
+        queued.append(event)
+        if n + 1 == self.batch:  # a full batch: no need to wait for the timer
+            self._wake.set()
 
-    def _start(self):
+    def _start(self) -> bool:
+        """Start the writer in this process; False once closed (or if it cannot start)."""
         with self._start_lock:
             if self._thread is None and not self._closed:
-                thread = threading.Thread(target=self._run, name="ivr-store-writer", daemon=True)
-                thread.start()
+                try:
+                    thread = threading.Thread(target=self._run, name="ivr-store-writer", daemon=True)
+                    thread.start()
+                except RuntimeError:  # interpreter shutting down, or no more threads
+                    return False
                 self._thread = thread
+            return self._thread is not None
 
     @property
     def queued(self) -> int:
-        return self._queue.qsize()
+        return len(self._queue)
 
     @property
     def failing(self) -> bool:
@@ -420,69 +434,66 @@ class Recorder:
         with self._count_lock:
             self.lost += n
 
-    def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until what was queued before this call is written (or lost); False on timeout."""
+    def _send(self, marker: _Marker, timeout: float) -> bool:
         if self._thread is None:
             return True
-        done = threading.Event()
-        try:
-            self._queue.put((_FLUSH, done), timeout=timeout)
-        except queue.Full:
-            return False
-        return done.wait(timeout)
+        self._queue.append(marker)  # markers go in even when the queue is full
+        self._wake.set()
+        return marker.done.wait(timeout)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until what was queued before this call is written (or lost); False on timeout."""
+        return self._send(_Marker(), timeout)
 
     def close(self, timeout: float = 5.0) -> bool:
         """Write what is queued, then stop the thread (on shutdown: atexit does it, and so does
         gunicorn's worker_exit hook, `worker_exit`). Later events are counted lost."""
-        flushed = self.flush(timeout)
-        self._closed = True
-        thread = self._thread
+        with self._start_lock:
+            self._closed = True
+            thread = self._thread
+        flushed = self._send(_Marker(stop=True), timeout)
         if thread is not None:
-            try:
-                self._queue.put((_STOP, None), timeout=timeout)
-            except queue.Full:
-                pass
             thread.join(timeout)
             self._thread = None
+        # Whatever a racing record() slipped in after the marker is lost, and counted.
+        leftover = sum(1 for e in self._queue if not isinstance(e, _Marker))
+        self._queue.clear()
+        self._count_lost(leftover)
         return flushed
 
     def _run(self):
-        get = self._queue.get
+        queued, wake = self._queue, self._wake
         while True:
-            events, markers, stop = [], [], False
-            item = get()
-            deadline = time.monotonic() + self.wait
-            while True:
-                if isinstance(item, tuple) and item and item[0] in (_FLUSH, _STOP):
-                    if item[0] is _STOP:
-                        stop = True
-                        break
-                    markers.append(item[1])
-                    break  # write now: someone is waiting
+            wake.wait(self.wait)
+            wake.clear()
+            events = []
+            while queued:
+                item = queued.popleft()
+                if isinstance(item, _Marker):
+                    if events:
+                        self._write(events)
+                        events = []
+                    item.done.set()
+                    if item.stop:
+                        return
+                    continue
                 events.append(item)
                 if len(events) >= self.batch:
-                    break
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    item = get(timeout=remaining)
-                except queue.Empty:
-                    break
+                    self._write(events)
+                    events = []
             if events:
                 self._write(events)
-            for done in markers:
-                done.set()
-            if stop:
-                return
 
     def _write(self, events):
         turn_rows, status_rows = [], []
+        keys = {}  # the turns of a batch are a few calls: each number keyed once
         try:
             for e in events:
                 if isinstance(e, Turn):
-                    key = caller_key(self.secret, e.caller) if self.secret else None
-                    turn_rows.append(turn_row(e, key))
+                    number = e.caller
+                    if number not in keys:
+                        keys[number] = caller_key(self.secret, number) if self.secret else None
+                    turn_rows.append(turn_row(e, keys[number]))
                 else:
                     status_rows.append(status_row(e))
             with self.engine.begin() as connection:
