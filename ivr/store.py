@@ -174,19 +174,23 @@ statuses = sa.Table(
 )
 
 
-def _cut(value, limit):
-    return None if value is None else str(value)[:limit]
+def _text(value, limit: int) -> str:
+    """`value` as text a database takes: at most `limit` characters, no NUL (PostgreSQL
+    refuses it), no lone surrogates (not UTF-8). Some fields come from the network."""
+    text = str(value)[:limit]
+    if not text.isascii() or "\0" in text:
+        text = text.replace("\0", "").encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def turn_row(t: Turn, key: str | None) -> dict:
-    """A Turn as a row of `turns` (the caller's number replaced by its key; fields cut to
-    their column's size, since some come from the network)."""
+    """A Turn as a row of `turns` (the caller's number replaced by its key)."""
     step = t.step
     return {
-        "call_sid": str(t.call_sid or "")[:64], "caller_key": key, "at": t.at,
-        "place": str(t.place)[:16], "step": step if type(step) is int and 0 <= step < 100 else None,
-        "input": str(t.input)[:8], "words": str(t.words)[:WORDS_LIMIT] if t.words else None,
-        "action": str(t.action)[:16], "outcome": str(t.outcome)[:16], "slow": bool(t.slow),
+        "call_sid": _text(t.call_sid or "", 64), "caller_key": key, "at": t.at,
+        "place": _text(t.place, 16), "step": step if type(step) is int and 0 <= step < 100 else None,
+        "input": _text(t.input, 8), "words": _text(t.words, WORDS_LIMIT) if t.words else None,
+        "action": _text(t.action, 16), "outcome": _text(t.outcome, 16), "slow": bool(t.slow),
     }
 
 
@@ -194,7 +198,7 @@ def status_row(s: CallStatus) -> dict:
     duration = s.duration_seconds
     if not isinstance(duration, int) or not 0 <= duration < 2**31:
         duration = None
-    return {"call_sid": _cut(s.call_sid, 64) or "", "status": _cut(s.status, 16) or "",
+    return {"call_sid": _text(s.call_sid or "", 64), "status": _text(s.status or "", 16),
             "duration_seconds": duration, "at": s.at}
 
 
@@ -498,9 +502,9 @@ class Recorder:
                     status_rows.append(status_row(e))
             with self.engine.begin() as connection:
                 if turn_rows:
-                    connection.execute(turns.insert(), turn_rows)
+                    insert(connection, turns, turn_rows)
                 if status_rows:
-                    connection.execute(statuses.insert(), status_rows)
+                    insert(connection, statuses, status_rows)
         except Exception as e:
             self._count_lost(len(events))
             if not self._failing:
@@ -514,6 +518,25 @@ class Recorder:
             self._failing = False
             log.warning("store: writing again to %s; %d event(s) lost so far in this process",
                         masked(self.engine.url), self.lost)
+
+
+def insert(connection, table: sa.Table, rows: list[dict]) -> None:
+    """Insert `rows` (dicts with the same keys) into `table` in `connection`'s transaction.
+
+    PostgreSQL: COPY through psycopg (a fifth of the CPU of a pipelined executemany, measured
+    on the writer's batches); SQLite: executemany.
+    """
+    if connection.dialect.name != "postgresql":
+        connection.execute(table.insert(), rows)
+        return
+    columns = list(rows[0])
+    for row in rows:
+        # Values go through the table's types, as SQLAlchemy would send them (UTC datetimes).
+        row["at"] = UTCDateTime().process_bind_param(row["at"], connection.dialect)
+    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    with connection.connection.driver_connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(tuple(row.values()))
 
 
 #: Every live recorder of this process, for close_all().

@@ -447,3 +447,18 @@ def test_workers_starting_together_on_a_new_sqlite_file_all_get_the_schema(tmp_p
     assert [w.returncode for w in workers] == [0] * 4, results
     assert [out.strip() for out, _ in results] == ["0001"] * 4
     store_mod.check(url)
+
+
+def test_whatever_the_network_sends_is_written(store):
+    """NUL (PostgreSQL refuses it), lone surrogates, tabs and backslashes, huge values: the
+    batch is written, not lost."""
+    odd = "a\tb\nc\\d\x00e\ud800f ñ" * 20
+    store.record(turn(call=odd, input=odd, words=odd, caller=odd, place=odd, action=odd, outcome=odd))
+    store.record(turn(call="CAok"))
+    store.record(CallStatus(odd, odd, 10**12, NOW))
+    assert store.flush() and store.recorder.lost == 0
+    first, second = rows(store)
+    assert first["words"].startswith("a\tb\nc\\de?f ñ") and len(first["words"]) <= 100
+    assert first["caller_key"] is None and second["call_sid"] == "CAok"
+    status, = rows(store, store_mod.statuses)
+    assert status["duration_seconds"] is None
