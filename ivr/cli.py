@@ -24,6 +24,7 @@ def make_app(served=True, config=None):
     and the warning about unauthenticated ones would only be noise.
     """
     from . import create_app
+    from .store import StoreError
 
     security_log = logging.getLogger("ivr.security")
     level = security_log.level
@@ -31,7 +32,7 @@ def make_app(served=True, config=None):
         security_log.setLevel(logging.ERROR)
     try:
         return create_app(config)
-    except (ContentError, ConfigError) as e:
+    except (ContentError, ConfigError, StoreError) as e:
         raise click.ClickException(str(e)) from None
     finally:
         security_log.setLevel(level)

@@ -10,6 +10,15 @@ PostgreSQL through psycopg 3 (`DATABASE_URL`). The schema is versioned with Alem
 migrations ship inside the package (`ivr/migrations/`) and run without an alembic.ini.
 
 Caller numbers are never stored: `caller_key` keys them with HMAC-SHA256 (`IVR_SECRET_KEY`).
+
+Wiring, in create_app and the webhooks:
+
+    store.init_app(app)                      # app.extensions["ivr_store"]: a Store, or None (IVR_STORE=0)
+    s = app.extensions["ivr_store"]
+    s.record(Turn(sid, from_, now, "step", 3, "2", None, "next", "step:4", False))   # never blocks
+    s.record(CallStatus(sid, "completed", 42, now))                                 # /voice/status
+    s.last_unfinished(s.key(from_), now - timedelta(hours=app.config["RESUME_HOURS"]), exclude_call=sid)
+    s.sms_count(s.key(from_), now - timedelta(days=1))   # raises StoreError when it cannot answer
 """
 
 from __future__ import annotations
