@@ -25,6 +25,7 @@ def make_app(served=True, config=None):
     and the warning about unauthenticated ones would only be noise.
     """
     from . import create_app
+    from .store import StoreError
 
     security_log = logging.getLogger("ivr.security")
     level = security_log.level
@@ -32,7 +33,7 @@ def make_app(served=True, config=None):
         security_log.setLevel(logging.ERROR)
     try:
         return create_app(config)
-    except (ContentError, ConfigError) as e:
+    except (ContentError, ConfigError, StoreError) as e:
         raise click.ClickException(str(e)) from None
     finally:
         security_log.setLevel(level)
@@ -272,7 +273,7 @@ def serve(host, port, workers, insecure):
 
     The web phone (/phone) is off here unless IVR_WEB_PHONE=1.
     """
-    from . import environment_config, logs
+    from . import environment_config, logs, store
 
     config = environment_config()
     # Checked before anything starts, so the refusal is the one line the operator sees.
@@ -296,6 +297,8 @@ def serve(host, port, workers, insecure):
         "forwarded_allow_ips": "",
         # No access log: a GET webhook's URL holds the caller's number; ivr.webhook masks it.
         "accesslog": None,
+        # A stopping worker writes the call turns it still has queued.
+        "worker_exit": store.worker_exit,
     }).run()
 
 
@@ -391,3 +394,124 @@ def doctor(base, timeout):
     click.echo(f"{failed} to fix, {warned} warning(s)" if failed or warned else "all good")
     if failed:
         raise SystemExit(1)
+
+
+# -- the call store --------------------------------------------------------------------------
+
+def store_settings():
+    """(settings, database URL) as create_app would use them, without building the app (so
+    `ivr db upgrade` works on a database the app would refuse)."""
+    from flask import Flask
+
+    from . import environment_config, store
+
+    config = environment_config()
+    if os.environ.get("DATABASE_URL"):
+        config["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    for name, value in store.DEFAULTS.items():
+        config.setdefault(name, value)
+    # The instance folder create_app's Flask(__name__) uses, for the default SQLite file.
+    url, _ = store.url_for(config, Flask("ivr").instance_path)
+    return config, url
+
+
+def open_checked(url):
+    """An engine on a migrated database, or a one-line error."""
+    from . import store
+
+    try:
+        engine = store.create_engine(url)
+    except store.StoreError as e:
+        raise click.ClickException(str(e)) from None
+    try:
+        store.check(engine)
+    except store.StoreError as e:
+        engine.dispose()
+        raise click.ClickException(str(e)) from None
+    return engine
+
+
+@cli.group()
+def db():
+    """The call store: DATABASE_URL, or a SQLite file in the instance folder."""
+
+
+@db.command("upgrade")
+def db_upgrade():
+    """Create or migrate the call store's tables to this version's schema."""
+    from . import store
+
+    _, url = store_settings()
+    try:
+        revision = store.upgrade(url)
+    except store.StoreError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{store.masked(url)}: schema at revision {revision}")
+
+
+@db.command("prune")
+@click.option("--days", type=click.IntRange(min=1), default=None,
+              show_default="$IVR_RETENTION_DAYS or 90", help="Keep this many days of records.")
+def db_prune(days):
+    """Delete recorded calls older than the retention period (run it daily)."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from . import store
+
+    config, url = store_settings()
+    try:
+        days = days or store.whole(config, "RETENTION_DAYS", 90)
+    except store.StoreError as e:
+        raise click.ClickException(str(e)) from None
+    engine = open_checked(url)
+    before = datetime.now(timezone.utc) - timedelta(days=days)
+    try:
+        gone = store.prune(engine, before)
+    except SQLAlchemyError as e:
+        raise click.ClickException(f"cannot prune {store.masked(url)}: {e.__class__.__name__}") from None
+    finally:
+        engine.dispose()
+    click.echo(f"deleted {gone} record(s) older than {before:%Y-%m-%d %H:%M} UTC ({days} days)")
+
+
+@cli.command()
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Only calls from this day on (in IVR_TIMEZONE); default: every record kept.")
+@click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+              help="Also write a self-contained HTML page with charts to FILE.")
+def report(since, as_json, html_file):
+    """Where callers get stuck: calls, steps reached, hang-ups, repeats, wrong keys, by day."""
+    import json
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from . import ROOT, content as content_mod, report as report_mod, store
+
+    config, url = store_settings()
+    try:
+        steps = content_mod.load(config.get("CONTENT") or ROOT / "content.toml").steps
+    except ContentError as e:
+        raise click.ClickException(str(e)) from None
+    engine = open_checked(url)
+    try:
+        summary = report_mod.summarize(engine, since.date() if since else None, steps=steps,
+                                       tz=report_mod.line_timezone(config))
+    except SQLAlchemyError as e:
+        raise click.ClickException(f"cannot read {store.masked(url)}: {e.__class__.__name__}") from None
+    finally:
+        engine.dispose()
+    if html_file:
+        try:
+            with open(html_file, "w", encoding="utf-8") as f:
+                f.write(report_mod.html(summary))
+        except OSError as e:
+            raise click.ClickException(f"cannot write {html_file}: {e.strerror}") from None
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        click.echo(report_mod.text(summary), nl=False)
+    if html_file:
+        click.echo(f"wrote {html_file}", err=True)

@@ -11,6 +11,7 @@ bp = Blueprint("health", __name__)
 def healthz():
     """The content and audio this worker answers calls with; 200 means it can take calls."""
     line = current_app.extensions["ivr"]
+    store = current_app.extensions.get("ivr_store")
     return {
         "status": "ok",
         "content": {
@@ -24,4 +25,6 @@ def healthz():
             # Callers hear a robotic voice until Google's is built (README: before going live).
             "offline_engine_only": line.audio.engines == [OFFLINE_ENGINE],
         },
+        # This worker's call store writer: events written and lost (database down, queue full).
+        **({"store": store.health()} if store else {}),
     }

@@ -259,3 +259,38 @@ class Tiny:
         return [(s.method, s.path) for s in self.seen]
 
 
+
+
+# -- the call store on real databases -------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server (Debian's binaries) for the whole session."""
+    from postgres import Server, require_postgres
+
+    server = Server(require_postgres())
+    server.start()
+    yield server
+    server.remove()
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """An empty database (no schema yet): a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ivr.sqlite3'}"
+    return request.getfixturevalue("postgres").create_database(f"t{next(_databases)}")
+
+
+@pytest.fixture
+def store(database_url):
+    """A Store on a migrated database (both kinds), with a short batch wait; closed after."""
+    from ivr import store as store_mod
+
+    store_mod.upgrade(database_url)
+    s = store_mod.Store.open(database_url, b"test-secret", wait=0.05)
+    yield s
+    s.close()
