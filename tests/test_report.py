@@ -6,9 +6,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
-from playwright.sync_api import sync_playwright
 
-from conftest import TOKEN, require
+from conftest import TOKEN
 from ivr import create_app
 from ivr import report as report_mod
 from ivr import store as store_mod
@@ -199,32 +198,25 @@ def test_report_html_file_that_cannot_be_written(env, tmp_path):
 
 # -- the page in Chromium --------------------------------------------------------------------
 
-def test_the_report_page_in_chromium(calls, tmp_path):
-    chromium = require("chromium", "chromium")
+def test_the_report_page_in_chromium(calls, tmp_path, browser):
     page_file = tmp_path / "report.html"
     page_file.write_text(report_mod.html(report_mod.summarize(calls.engine, steps=8)), encoding="utf-8")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"],
-        )
-        page = browser.new_page(viewport={"width": 1000, "height": 900})
-        errors, requests_made = [], []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("request", lambda r: requests_made.append(r.url))
-        page.goto(page_file.as_uri())
-        assert page.locator("#calls b").inner_text() == "3"
-        assert page.locator("#completed b").inner_text() == "1"
-        for chart in ("#funnel-chart", "#dropoff-chart", "#per-day-chart"):
-            box = page.locator(f"{chart} svg").bounding_box()
-            assert box["width"] > 300 and box["height"] > 100, chart
-        # The funnel's bars and their labels are drawn: the step names are real text.
-        funnel = page.locator("#funnel-chart svg").text_content()
-        assert "Paso 1" in funnel and "Conclusión" in funnel
-        assert page.locator("#per-step tr").count() == 9  # header + 8 steps
-        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        browser.close()
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
+    errors, requests_made = [], []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: requests_made.append(r.url))
+    page.goto(page_file.as_uri())
+    assert page.locator("#calls b").inner_text() == "3"
+    assert page.locator("#completed b").inner_text() == "1"
+    for chart in ("#funnel-chart", "#dropoff-chart", "#per-day-chart"):
+        box = page.locator(f"{chart} svg").bounding_box()
+        assert box["width"] > 300 and box["height"] > 100, chart
+    # The funnel's bars and their labels are drawn: the step names are real text.
+    funnel = page.locator("#funnel-chart svg").text_content()
+    assert "Paso 1" in funnel and "Conclusión" in funnel
+    assert page.locator("#per-step tr").count() == 9  # header + 8 steps
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    page.close()
     assert errors == []
     assert requests_made == [page_file.as_uri()]  # self-contained: nothing else fetched
 
