@@ -3,13 +3,15 @@
 import logging
 import os
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone as dt_timezone
 from pathlib import Path
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import Config, Flask
 from twilio.request_validator import RequestValidator
 
-from . import agent as agent_mod, content as content_mod, security, sms
+from . import agent as agent_mod, content as content_mod, security, sms, store as store_mod
 from .audio import AudioStore
 from .flow import UNHEARD, Flow, State, key
 from .twiml import Documents, Renderer
@@ -43,7 +45,36 @@ class Line:
     texter: sms.Texter | None = None
     agent: agent_mod.Agent | None = None
     sms_limit: sms.DailyLimit | None = None
+    #: The call store (None when off): records every turn, remembers returning callers.
+    store: store_mod.Store | None = None
+    resume_hours: int = 48
+    timezone: ZoneInfo | None = None
     _documents: dict = field(default_factory=dict, repr=False)
+
+    def resume_step(self, values) -> int | None:
+        """The step a returning caller reached in their last call, if they hung up before
+        the Conclusión within the last resume_hours; None otherwise (or with no store)."""
+        if not self.store:
+            return None
+        key = self.store.key(values.get("From"))
+        if key is None:  # a withheld number: nobody to recognise
+            return None
+        since = datetime.now(dt_timezone.utc) - timedelta(hours=self.resume_hours)
+        return self.store.last_unfinished(key, since, exclude_call=values.get("CallSid"))
+
+    def may_text(self, number: str) -> bool:
+        """Whether one more text to `number` stays within the daily limit: counted in the
+        call store (shared by every worker and machine) when there is one, else in this
+        process."""
+        if not self.sms_limit.allows(number):
+            return False
+        if not self.store:
+            return True
+        midnight = datetime.now(self.timezone).replace(hour=0, minute=0, second=0, microsecond=0)
+        try:
+            return self.store.sms_count(self.store.key(number), midnight) < self.sms_limit.per_day
+        except store_mod.StoreError:
+            return True  # the database is down: this process's own count decides
 
     def key(self, state: State, values) -> str | None:
         """The key a webhook's parameters mean at `state`: the Digits pressed, or the words
@@ -80,7 +111,7 @@ class Line:
 
 
 #: Settings read from the environment under their own names (the others are IVR_<NAME>).
-ENVIRONMENT = ("TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL")
+ENVIRONMENT = ("TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL", "DATABASE_URL")
 
 
 def environment_config() -> Config:
@@ -131,7 +162,8 @@ def create_app(test_config=None):
         not app.config["TWILIO_AUTH_TOKEN"] if web_phone is None else security.flag(app, "WEB_PHONE")
     )
     public_base = url_setting(app, "PUBLIC_BASE_URL")
-    texter = sms.texter(app.config)
+    # TWILIO_HTTP_CLIENT: twilio's HTTP seam, for tests that answer as Twilio's API does.
+    texter = sms.texter(app.config, http_client=app.config.get("TWILIO_HTTP_CLIENT"))
     agent = agent_mod.settings(app.config)
     per_day = security.count(app, "SMS_PER_DAY", "a number of texts")
     content = content_mod.load(app.config["CONTENT"])
@@ -153,6 +185,9 @@ def create_app(test_config=None):
         texter=texter,
         agent=agent,
         sms_limit=sms.DailyLimit(per_day) if texter else None,
+        store=store_mod.init_app(app),
+        resume_hours=store_mod.whole(app.config, "RESUME_HOURS", 48),
+        timezone=agent_mod.timezone(app.config["TIMEZONE"]),
     )
     s = audio.summary()
     app.logger.info(

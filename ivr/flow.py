@@ -209,7 +209,7 @@ class Flow:
         if state.at in (MENU, STEP):
             if key == SMS_KEY and self.sms:
                 if texted:
-                    return self._stay(state, "sms_already", "sms")
+                    return self._stay(state, "sms_already", "sms_already")
                 return Turn((), state, SMS)
             if key == AGENT_KEY and self.agent:
                 return Turn((), state, AGENT)
@@ -255,16 +255,16 @@ class Flow:
         """After trying to send the text message (SMS_OUTCOMES), the call goes on where it
         was; once sent, 7 says so instead of sending it again."""
         return self._stay(state._replace(texted=state.texted or outcome == "sent"),
-                          SMS_OUTCOMES[outcome], "sms")
+                          SMS_OUTCOMES[outcome], "sms_sent" if outcome == "sent" else "sms_failed")
 
     def agent_closed(self, state: State) -> Turn:
         """Nobody answers at this hour: say when to call, offer the text message."""
-        return self._stay(state, "agent_closed", "agent")
+        return self._stay(state, "agent_closed", "agent_closed")
 
     def dial(self, state: State) -> Turn:
         """Put the caller through to a person; the call comes back (`after_dial`) if nobody
         answers. The TwiML is a <Dial>, made with the caller's number."""
-        return Turn(("agent_connecting",), state, "dial")
+        return Turn(("agent_connecting",), state, "agent")
 
     def after_dial(self, state: State, answered: bool) -> Turn:
         """Back from the person: after a conversation the call ends; if nobody answered,

@@ -30,6 +30,8 @@ def configure() -> None:
     Called before create_app, so Flask adds no second handler of its own.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic tells of every plugin and migration step at INFO: only its warnings matter here.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def value(v, limit: int = LIMIT) -> str:

@@ -7,14 +7,15 @@ status, or a body that is not TwiML, Twilio plays its "application error" voice.
 """
 
 import logging
+from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlsplit
 
 from flask import Blueprint, Response, current_app, g, request
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from . import logs, security
-from .flow import AGENT, SMS, State, Turn
+from . import logs, security, store as store_mod
+from .flow import AGENT, RESUME, SMS, STEP, State, Turn
 from .sms import is_e164
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
@@ -43,29 +44,54 @@ def _hangup() -> str:
 HANGUP = _hangup()
 
 
-def reply(turn: Turn, note: str = "") -> Response:
-    """The TwiML of `turn`; `note` (lost, error, fallback) goes in the log line."""
+def reply(turn: Turn, note: str = "", before: State | None = None,
+          pressed: str | None = None) -> Response:
+    """The TwiML of `turn`, which followed `pressed` (a key, None for silence) at `before`
+    (None: the call's start); `note` (lost, error, fallback) goes in the log line."""
     line = current_app.extensions["ivr"]
-    g.outcome = f"{note}:{turn.where}" if note else turn.where
+    where = "dial" if turn.action == "agent" else turn.where
+    g.outcome = f"{note}:{where}" if note else where
     base = line.base_url(request)
-    if turn.action == "dial":  # the one document that holds the caller's number
-        g.outcome = "dial"
+    if turn.action == "agent":  # the one document that holds the caller's number
         document = line.twiml.dial(turn, base, caller_number())
     else:
         document = line.documents(base)[turn]
+    if line.store:
+        record(line.store, turn, where, note, before, pressed)
     return Response(document, mimetype="text/xml")
+
+
+def record(store, turn: Turn, where: str, note: str, before: State | None, pressed: str | None):
+    """Queue the turn for the call store: never blocks, never fails the call."""
+    try:
+        values = request.values
+        words = values.get("SpeechResult") if not values.get("Digits") else None
+        if before is None:
+            place, step = (note or "start"), None
+        else:
+            place, step = before.at, before.step if before.at in (STEP, RESUME) else None
+        store.record(store_mod.Turn(
+            call_sid=values.get("CallSid", ""), caller=values.get("From"),
+            at=datetime.now(timezone.utc), place=place, step=step,
+            input="speech" if words else (pressed if pressed and len(pressed) == 1 else "-"),
+            words=words, action=turn.action or note, outcome=where, slow=turn.slow,
+        ))
+    except Exception:
+        log.exception("cannot queue the turn for the call store")
 
 
 def caller_number() -> str | None:
     """The caller's own number, when Twilio gives one (not 'anonymous', not a browser)."""
     number = request.values.get("From", "")
-    return number if is_e164(number) else None
+    return number if is_e164(number) and number not in store_mod.WITHHELD else None
 
 
 @bp.route("", methods=("GET", "POST"))
 def answer():
-    """'A call comes in': welcome and main menu."""
-    return reply(current_app.extensions["ivr"].flow.start())
+    """'A call comes in': welcome and main menu, or the offer to go on from the step a
+    returning caller reached last time."""
+    line = current_app.extensions["ivr"]
+    return reply(line.flow.start(resume_at=line.resume_step(request.values)))
 
 
 @bp.route("/turn", methods=("GET", "POST"))
@@ -76,12 +102,13 @@ def turn():
     if state is None:
         return reply(line.flow.lost(), "lost")
     # No Digits nor SpeechResult (a <Redirect> after the <Gather> timed out) is silence.
-    turn = line.flow.next(state, line.key(state, request.values))
+    pressed = line.key(state, request.values)
+    turn = line.flow.next(state, pressed)
     if turn.action == SMS:
         turn = line.flow.texted(state, text_the_caller(line))
     elif turn.action == AGENT:
         turn = line.flow.dial(state) if line.agent.is_open() else line.flow.agent_closed(state)
-    return reply(turn)
+    return reply(turn, before=state, pressed=pressed)
 
 
 def text_the_caller(line) -> str:
@@ -93,7 +120,7 @@ def text_the_caller(line) -> str:
         return "failed"
     if number is None:
         return "not_mobile"
-    if not line.sms_limit.allows(number):
+    if not line.may_text(number):
         log.info("sms limit: call=%s from=%s", logs.call_sid(), logs.mask(number))
         return "limit"
     result = line.texter.send(number, line.content.sms)
@@ -111,13 +138,23 @@ def dialed():
     if state is None:
         return reply(line.flow.lost(), "lost")
     answered = request.values.get("DialCallStatus") == "completed"
-    return reply(line.flow.after_dial(state, answered))
+    return reply(line.flow.after_dial(state, answered), before=state)
 
 
 @bp.route("/status", methods=("GET", "POST"))
 def status():
-    """Twilio's status callback: how a call ended. Twilio reads no TwiML here."""
-    g.outcome = "status:" + logs.value(request.values.get("CallStatus"))
+    """Twilio's status callback: how a call ended and how long it lasted, for the call
+    store. Twilio reads no TwiML here."""
+    values = request.values
+    g.outcome = "status:" + logs.value(values.get("CallStatus"))
+    store = current_app.extensions["ivr"].store
+    if store:
+        duration = values.get("CallDuration", "")
+        store.record(store_mod.CallStatus(
+            call_sid=values.get("CallSid", ""), status=values.get("CallStatus", ""),
+            duration_seconds=int(duration) if duration.isdigit() and len(duration) < 9 else None,
+            at=datetime.now(timezone.utc),
+        ))
     return Response("", 204)
 
 

@@ -10,6 +10,7 @@ import sys
 from . import create_app, logs
 from .content import ContentError
 from .security import ConfigError
+from .store import StoreError
 
 #: gunicorn's Arbiter.APP_LOAD_ERROR: the master halts when a worker exits with it.
 APP_LOAD_ERROR = 4
@@ -17,6 +18,6 @@ APP_LOAD_ERROR = 4
 logs.configure()
 try:
     app = create_app()
-except (ContentError, ConfigError) as e:
+except (ContentError, ConfigError, StoreError) as e:
     print(f"error: {e}", file=sys.stderr, flush=True)
     raise SystemExit(APP_LOAD_ERROR) from None

@@ -63,6 +63,15 @@ def require(tool: str, package: str) -> str:
     return path
 
 
+@pytest.fixture(autouse=True)
+def no_store_unless_asked(monkeypatch):
+    """Test apps record nothing unless a test asks for the call store (STORE=True with a
+    DATABASE_URL and SECRET_KEY of its own): none of them writes a database in the checkout."""
+    from ivr import store
+
+    monkeypatch.setitem(store.DEFAULTS, "STORE", False)
+
+
 @pytest.fixture
 def no_audio(tmp_path):
     """An empty audio folder: every prompt falls back to <Say>."""

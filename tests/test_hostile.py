@@ -18,7 +18,8 @@ from conftest import TOKEN, assert_valid_twiml, sign
 
 #: Built once for the module: hypothesis runs each test many times, and a function-scoped
 #: fixture would be shared across those runs anyway.
-APP = create_app({"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "AUDIO_DIR": str(ROOT / "audio")})
+APP = create_app({"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "AUDIO_DIR": str(ROOT / "audio"),
+                  "STORE": False})
 CLIENT = APP.test_client()
 FLOW = APP.extensions["ivr"].flow
 ROUTES = ["/voice", "/voice/turn", "/voice/fallback", "/voice/nope"]

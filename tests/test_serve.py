@@ -127,7 +127,11 @@ def serve(tmp_path, no_audio):
     def start(token, *args):
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
-        env.update(TWILIO_AUTH_TOKEN=token, PUBLIC_BASE_URL="", IVR_AUDIO_DIR=str(no_audio))
+        # The call store on, as in production: a SQLite file of the test's own.
+        env.update(TWILIO_AUTH_TOKEN=token, PUBLIC_BASE_URL="", IVR_AUDIO_DIR=str(no_audio),
+                   IVR_SECRET_KEY="serve-secret", DATABASE_URL=f"sqlite:///{tmp_path}/calls.sqlite3")
+        subprocess.run([sys.executable, "-c", "from ivr.cli import cli; cli()", "db", "upgrade"],
+                       env=env, check=True, capture_output=True)
         log = open(tmp_path / f"serve-{port}.log", "w+b")
         proc = subprocess.Popen(
             [sys.executable, "-c", "from ivr.cli import cli; cli()", "serve", "--host",

@@ -1,0 +1,216 @@
+"""The extras an operator can switch on: 7 texts the caller, 9 puts them through to a person.
+
+Twilio's REST API is answered by tests/twilio_api.py behind twilio's own HTTP seam, so the
+line's real `Client` calls are made and recorded, and Twilio's error bodies come back.
+"""
+
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ivr import create_app
+
+from conftest import TOKEN, assert_valid_twiml, walk
+from twilio_api import ACCOUNT_SID, FakeTwilio
+
+CALLER = "+573001234567"
+AGENT = "+576015550199"
+SMS_FROM = "+15005550006"
+
+
+def heard(app, body):
+    """Prompt ids of a TwiML document, and its verbs (the test apps speak with <Say>)."""
+    by_say = {p.say: p.id for p in app.extensions["ivr"].content.prompts.values()}
+    doc = assert_valid_twiml(body)
+    said = [by_say.get(" ".join("".join(el.itertext()).split())) for el in doc.iter("Say")]
+    return said, doc
+
+
+@pytest.fixture
+def api():
+    return FakeTwilio(auth_token=TOKEN)
+
+
+@pytest.fixture
+def extras(no_audio, api):
+    """make(**config): a line with the text message and the person switched on."""
+    def make(**config):
+        return create_app({
+            "TESTING": True, "AUDIO_DIR": str(no_audio), "TWILIO_AUTH_TOKEN": TOKEN,
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "SMS_FROM": SMS_FROM, "AGENT_NUMBER": AGENT,
+            "TWILIO_HTTP_CLIENT": api, **config,
+        })
+    return make
+
+
+def press(app, path, digits, caller=CALLER, sid="CAextras"):
+    from conftest import twilio_request
+
+    return twilio_request(app.test_client(), "POST", path,
+                          {"CallSid": sid, "From": caller, "Digits": digits})
+
+
+def test_unconfigured_extras_are_not_announced_and_their_keys_are_wrong(say_app):
+    c = walk(say_app, "1,7,9,9")
+    menu, step, *turns = c.turns()
+    assert "menu_sms" not in menu[0] and "menu_agent" not in menu[0]
+    assert step[0] == ("paso_1", "step_keys")
+    assert [t[0][0] for t in turns] == ["wrong_key", "wrong_key", "bye_wrong"]
+
+
+def test_configured_extras_are_announced_in_the_menu_and_the_step_keys(extras):
+    c = walk(extras(), "1,-")
+    (menu, _), (step, _), (reminder, _) = c.turns()
+    assert menu == ("welcome", "intro", "menu", "menu_sms", "menu_agent", "speech_hint")
+    assert step == ("paso_1", "step_keys", "keys_sms", "keys_agent")
+    assert reminder == ("still_there", "step_keys", "keys_sms", "keys_agent")
+
+
+def test_seven_texts_the_callers_own_number_once_per_call(extras, api):
+    app = extras()
+    c = walk(app, "1,2,7,7,2", caller=CALLER)
+    [message] = api.messages
+    assert message["to"] == CALLER and message["from"] == SMS_FROM
+    assert message["body"] == app.extensions["ivr"].content.sms
+    [(method, path)] = api.calls("POST")
+    assert path.endswith(f"/Accounts/{ACCOUNT_SID}/Messages.json")
+    prompts = [t[0] for t in c.turns()]
+    # Sent, then the step's keys again: the caller is still on Paso 2; a second 7 says so.
+    assert prompts[3] == ("sms_sent", "step_keys", "keys_sms", "keys_agent")
+    assert prompts[4][0] == "sms_already"
+    assert prompts[5][0] == "paso_3"
+    assert len(api.messages) == 1
+
+
+@pytest.mark.parametrize(("code", "prompt"), [(21614, "sms_not_mobile"), (21211, "sms_failed"),
+                                               (21610, "sms_failed"), (20003, "sms_failed")])
+def test_a_text_twilio_refuses_is_said_and_the_call_goes_on(extras, api, code, prompt, caplog):
+    api.message_errors[CALLER] = code
+    if code == 20003:
+        api.auth_token = "another-token"
+    app = extras()
+    r = press(app, "/voice/turn?at=4", "7")
+    said, doc = heard(app, r.data)
+    assert said[0] == prompt and said[1] == "step_keys"
+    assert "at=4" in doc[0].get("action")  # still on Paso 4
+    assert "3001234567" not in caplog.text  # the number is masked in every log line
+
+
+def test_a_hanging_twilio_does_not_hold_the_webhook(extras, no_audio):
+    import time
+
+    slow = FakeTwilio(auth_token=TOKEN, delay=30, client_timeout=0.5)
+    app = extras(TWILIO_HTTP_CLIENT=slow)
+    started = time.monotonic()
+    r = press(app, "/voice/turn?at=2", "7")
+    assert time.monotonic() - started < 5
+    said, _ = heard(app, r.data)
+    assert said[0] == "sms_failed"
+    assert slow.requests[0].timeout == 0.5
+
+
+def test_the_daily_limit_counts_texts_to_one_number(extras, api):
+    app = extras(SMS_PER_DAY=2)
+    outcomes = [heard(app, press(app, "/voice/turn?at=menu", "7", sid=f"CA{i}").data)[0][0]
+                for i in range(3)]
+    assert outcomes == ["sms_sent", "sms_sent", "sms_limit"]
+    assert len(api.messages) == 2
+    # Another caller has their own count.
+    assert heard(app, press(app, "/voice/turn?at=menu", "7", caller="+573009999999").data)[0][0] == "sms_sent"
+
+
+@pytest.mark.parametrize("caller", ["anonymous", "client:web", "+266696687", ""])
+def test_no_text_without_a_mobile_number_to_send_it_to(extras, api, caller):
+    app = extras()
+    assert heard(app, press(app, "/voice/turn?at=menu", "7", caller=caller).data)[0][0] in (
+        "sms_not_mobile", "sms_failed")
+    assert api.messages == []
+
+
+def test_only_a_request_twilio_signed_can_send_a_text(extras, api, caplog):
+    app = extras(WEB_PHONE=True)
+    client = app.test_client()
+    pass_ = client.post("/phone/pass").json["pass"]
+    r = client.post("/voice/turn?at=menu", data={"CallSid": "CAweb", "From": "+573005550000",
+                                                   "Digits": "7"}, headers={"X-Web-Phone": pass_})
+    assert heard(app, r.data)[0][0] == "sms_failed"
+    assert api.messages == []
+    assert "not signed by Twilio" in caplog.text
+
+
+def test_nine_dials_the_person_showing_the_callers_number(extras):
+    app = extras()
+    r = press(app, "/voice/turn?at=3&slow=1", "9")
+    said, doc = heard(app, r.data)
+    assert said == ["agent_connecting"]
+    dial = doc.find("Dial")
+    assert dial.get("callerId") == CALLER
+    assert int(dial.get("timeout")) >= 15
+    assert dial.get("action") == "http://localhost/voice/dialed?at=3&slow=1"
+    assert dial.get("method") == "POST"
+    assert [n.text for n in dial.iter("Number")] == [AGENT]
+
+
+def test_a_withheld_caller_is_dialled_without_a_caller_id(extras):
+    app = extras()
+    _, doc = heard(app, press(app, "/voice/turn?at=menu", "9", caller="anonymous").data)
+    assert doc.find("Dial").get("callerId") is None
+
+
+@pytest.mark.parametrize(("status", "prompts", "ends"), [
+    ("completed", ["goodbye"], True),
+    ("no-answer", ["agent_no_answer", "menu", "menu_sms", "menu_agent"], False),
+    ("busy", ["agent_no_answer", "menu", "menu_sms", "menu_agent"], False),
+    ("failed", ["agent_no_answer", "menu", "menu_sms", "menu_agent"], False),
+])
+def test_back_from_the_person(extras, status, prompts, ends):
+    from conftest import twilio_request
+
+    app = extras()
+    r = twilio_request(app.test_client(), "POST", "/voice/dialed?at=3",
+                       {"CallSid": "CAd", "DialCallStatus": status})
+    said, doc = heard(app, r.data)
+    assert said == prompts
+    assert (doc[-1].tag == "Hangup") is ends
+
+
+@pytest.mark.parametrize(("when", "dials"), [
+    (datetime(2026, 11, 30, 9, 0), True),    # a Monday morning in Bogotá
+    (datetime(2026, 11, 30, 19, 0), False),  # Monday evening
+    (datetime(2026, 11, 29, 10, 0), False),  # Sunday
+    (datetime(2026, 11, 28, 11, 59), True),  # Saturday before noon
+])
+def test_outside_the_hours_the_line_says_them_and_offers_the_text(extras, monkeypatch, when, dials):
+    import ivr.agent
+
+    app = extras(AGENT_HOURS="Mon-Fri 08:00-18:00, Sat 08:00-12:00")
+    now = when.replace(tzinfo=ZoneInfo("America/Bogota"))
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return now.astimezone(tz) if tz else now
+
+    monkeypatch.setattr(ivr.agent, "datetime", Clock)
+    said, doc = heard(app, press(app, "/voice/turn?at=5", "9").data)
+    if dials:
+        assert doc.find("Dial") is not None
+    else:
+        assert said == ["agent_closed", "step_keys", "keys_sms", "keys_agent"]
+        assert doc.find("Dial") is None
+
+
+@pytest.mark.parametrize(("setting", "value", "problem"), [
+    ("SMS_FROM", "3001234567", "IVR_SMS_FROM"),
+    ("AGENT_NUMBER", "call me", "IVR_AGENT_NUMBER"),
+    ("AGENT_HOURS", "Mon-Fri 8-6", "IVR_AGENT_HOURS"),
+    ("TIMEZONE", "Mars/Olympus", "IVR_TIMEZONE"),
+    ("SMS_PER_DAY", "lots", "IVR_SMS_PER_DAY"),
+])
+def test_a_malformed_extra_setting_stops_the_app_naming_it(extras, setting, value, problem):
+    from ivr.security import ConfigError
+
+    with pytest.raises(ConfigError, match=problem):
+        extras(**{setting: value})
