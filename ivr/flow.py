@@ -35,8 +35,9 @@ SMS, AGENT = "sms", "agent"
 SMS_OUTCOMES = {"sent": "sms_sent", "limit": "sms_limit", "not_mobile": "sms_not_mobile",
                 "failed": "sms_failed"}
 
-#: The keys of a phone's keypad: the only input a turn can be about.
-KEYS = "0123456789*#"
+#: The keys of a phone's keypad, in its order (the players lay their keypads out from it):
+#: the only input a turn can be about.
+KEYS = "123456789*0#"
 #: What stands for anything else Twilio could send (several keys, garbage): a wrong key.
 OTHER = "?"
 #: Words the line did not understand there (or heard with too little confidence).

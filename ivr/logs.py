@@ -21,7 +21,7 @@ _PLAIN = re.compile(r"[\w.:+*#@/,=-]+", re.ASCII)
 LIMIT = 40
 #: The call state in the URL (see flow.State.query): all of the query worth logging, since a
 #: GET webhook's query also carries the caller's number.
-STATE_KEYS = ("at", "s", "w", "slow")
+STATE_KEYS = ("at", "step", "s", "w", "slow", "t")
 
 
 def configure() -> None:
