@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from . import ROOT, agent, connect, sms
+from . import LINE, agent, connect, sms, store
 from .audio import AudioStore
 from .content import ContentError, load
 from .security import ConfigError
@@ -53,7 +53,7 @@ class Deployment:
     def content(self):
         """(content, None) or (None, the error)."""
         try:
-            return load(self.get("CONTENT", str(ROOT / "content.toml"))), None
+            return load(self.get("CONTENT", str(LINE / "content.toml"))), None
         except ContentError as e:
             return None, str(e)
 
@@ -157,7 +157,7 @@ def audio(d: Deployment) -> Finding:
     loaded, _ = d.content
     if loaded is None:
         return Finding(FAIL, "audio", "not checked: the content file does not load")
-    store = AudioStore(Path(d.get("AUDIO_DIR", str(ROOT / "audio"))), loaded)
+    store = AudioStore(Path(d.get("AUDIO_DIR", str(LINE / "audio"))), loaded)
     s = store.summary()
     entries = store.manifest.get("prompts", {})
     offline = [pid for pid in store.playable if entries[pid].get("engine") != "gtts"]
@@ -218,3 +218,32 @@ def person(d: Deployment) -> Finding:
     hours = f"hours {found.hours} ({found.timezone.key})" if found.hours else "any time"
     return Finding(OK, "person (9)", f"dials {found.number}, {hours}")
 
+
+
+@check
+def database(d: Deployment) -> Finding:
+    """The call store as the line would open it: reachable, migrated, with its key."""
+    if not _on(d.get("STORE", "1")):
+        return Finding(WARN, "call store", "off (IVR_STORE=0): no report, no resume, texts "
+                                           "limited per worker")
+    if not d.get("SECRET_KEY") and d.get("TWILIO_AUTH_TOKEN"):
+        return Finding(FAIL, "call store", "IVR_SECRET_KEY is not set: the line refuses to "
+                                           "start without it (it keys caller numbers)")
+    from flask import Flask
+
+    url, default = store.url_for(d.config, Flask("ivr").instance_path)
+    try:
+        engine = store.create_engine(url)
+    except store.StoreError as e:
+        return Finding(FAIL, "call store", str(e))
+    try:
+        if not (default and store.revision(engine) is None):
+            store.check(engine)
+    except store.StoreError as e:
+        return Finding(FAIL, "call store", str(e))
+    finally:
+        engine.dispose()
+    where = "the default SQLite file, made on first use" if default else store.masked(url)
+    if engine.dialect.name == "sqlite" and not default:
+        where += "; one machine only (use PostgreSQL for several)"
+    return Finding(OK, "call store", where)

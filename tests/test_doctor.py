@@ -18,7 +18,7 @@ from twilio_api import ACCOUNT_SID
 
 SETTINGS = ("TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL", "IVR_WEB_PHONE",
             "IVR_SMS_FROM", "IVR_AGENT_NUMBER", "IVR_AGENT_HOURS", "IVR_TIMEZONE",
-            "IVR_CONTENT", "IVR_AUDIO_DIR")
+            "IVR_CONTENT", "IVR_AUDIO_DIR", "DATABASE_URL", "IVR_SECRET_KEY", "IVR_STORE")
 
 
 @pytest.fixture(autouse=True)
@@ -84,12 +84,18 @@ def gtts_audio(audio_dir):
 
 
 @pytest.fixture
-def good(monkeypatch, audio_dir, tls):
-    """A good deployment: the line over HTTPS, its token and account, gTTS audio."""
+def good(monkeypatch, audio_dir, tls, tmp_path):
+    """A good deployment: the line over HTTPS, its token and account, gTTS audio, a migrated
+    call store."""
+    from ivr import store
+
     gtts_audio(audio_dir)
+    database = f"sqlite:///{tmp_path}/calls.sqlite3"
+    store.upgrade(database)
     with line_over_https(tls, monkeypatch, audio_dir) as base:
         use(monkeypatch, TWILIO_AUTH_TOKEN=TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-            PUBLIC_BASE_URL=base, IVR_AUDIO_DIR=str(audio_dir))
+            PUBLIC_BASE_URL=base, IVR_AUDIO_DIR=str(audio_dir), DATABASE_URL=database,
+            IVR_SECRET_KEY="doctor-secret")
         yield base
 
 
@@ -109,6 +115,7 @@ def test_a_good_deployment(good, monkeypatch):
     assert found["web phone"] == ("OK", "off")
     assert found["texts (7)"] == ("OK", "from +15005550006")
     assert found["person (9)"] == ("OK", "dials +576015555555, hours Mon-Fri 08:00-18:00 (America/Bogota)")
+    assert found["call store"][0] == "OK" and "one machine only" in found["call store"][1]
     assert result.output.splitlines()[-1] == "0 to fix, 1 warning(s)"
 
 
@@ -237,3 +244,26 @@ def test_a_new_check_is_one_function(monkeypatch):
     assert found["database"] == ("WARN", "not reachable")
     assert found["broken"] == ("FAIL", "the check itself failed: RuntimeError: boom")
     assert result.exit_code == 1
+
+
+def test_an_unmigrated_database_fails_naming_the_command(good, monkeypatch, tmp_path):
+    use(monkeypatch, DATABASE_URL=f"sqlite:///{tmp_path}/empty.sqlite3")
+    result, found = ivr_doctor()
+    assert result.exit_code == 1
+    assert found["call store"][0] == "FAIL" and "ivr db upgrade" in found["call store"][1]
+
+
+def test_an_unreachable_database_fails(good, monkeypatch):
+    use(monkeypatch, DATABASE_URL="postgresql://ivr:secret@127.0.0.1:1/ivr")
+    result, found = ivr_doctor()
+    assert result.exit_code == 1
+    level, message = found["call store"]
+    assert level == "FAIL" and "secret" not in message
+
+
+def test_a_store_without_its_key_fails(good, monkeypatch):
+    monkeypatch.delenv("IVR_SECRET_KEY")
+    result, found = ivr_doctor()
+    assert result.exit_code == 1
+    assert found["call store"] == ("FAIL", "IVR_SECRET_KEY is not set: the line refuses to start "
+                                           "without it (it keys caller numbers)")
