@@ -21,7 +21,7 @@ import numpy as np
 import soundfile
 import soxr
 
-from .audio import MANIFEST, TABLES, read_manifest, text_hash
+from .audio import MANIFEST, TABLES, AudioStore, read_manifest, text_hash
 from .tts import SynthesisError
 
 RATE = 8000
@@ -178,8 +178,6 @@ def build(content, directory, engine, force=False, progress=None) -> Report:
 def check(content, directory, slow=False) -> list[tuple[str, str, str]]:
     """(prompt id, 'missing' or 'stale', engine) for each prompt without current audio
     (without a current slow file, if `slow`)."""
-    from .audio import AudioStore
-
     store = AudioStore(directory, content)
     entries = store.manifest.get(TABLES[slow], {})
     missing, stale = (store.slow_missing, store.slow_stale) if slow else (store.missing, store.stale)
