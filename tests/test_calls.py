@@ -152,3 +152,30 @@ def test_tampered_state_gets_an_apology_and_the_menu(signed, url):
     assert doc[0].tag == "Gather"
     assert "at=menu" in doc[0].get("action")
     assert len(doc[0]) == 2  # sorry + menu
+
+
+def test_audio_is_fetched_from_the_audio_base_url_when_one_is_set(audio_dir):
+    from ivr import create_app
+
+    from conftest import TOKEN, twilio_request
+
+    app = create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir), "TWILIO_AUTH_TOKEN": TOKEN,
+                      "PUBLIC_BASE_URL": "https://ivr.example.com",
+                      "AUDIO_BASE_URL": "https://cdn.example.net/alcanos/"})
+    doc = assert_valid_twiml(twilio_request(app.test_client(), "POST", "/voice", {},
+                                            signed_for="https://ivr.example.com").data)
+    plays = [el.text for el in doc.iter("Play")]
+    name = app.extensions["ivr"].audio.file_for("welcome")
+    assert plays[0] == f"https://cdn.example.net/alcanos/{name}"
+    # The webhooks' own URLs stay on the line.
+    assert doc.find("Gather").get("action").startswith("https://ivr.example.com/voice/turn?")
+
+
+@pytest.mark.parametrize("setting", ["PUBLIC_BASE_URL", "AUDIO_BASE_URL"])
+@pytest.mark.parametrize("value", ["ivr.example.com", "ftp://ivr.example.com", "https://", "https://x/?a=1"])
+def test_a_base_url_setting_that_is_not_one_is_refused(no_audio, setting, value):
+    from ivr import create_app
+    from ivr.security import ConfigError
+
+    with pytest.raises(ConfigError, match=f"{setting} must look like https://"):
+        create_app({"TESTING": True, "AUDIO_DIR": str(no_audio), setting: value})
