@@ -197,6 +197,10 @@ def create_app(test_config=None):
     )
     for problem in audio.problems():
         app.logger.warning("%s", problem)
+    if public_base:
+        # Every document the line can answer with, made now rather than on the first call
+        # (and, under `ivr serve`, once for all the workers it forks).
+        app.extensions["ivr"].documents(public_base)
 
     from . import audio as audio_routes, health, voice
 
