@@ -64,6 +64,12 @@ def print_event(event):
         click.echo(f"KEYS  (not taken: {event.text})")
     elif event.kind == "unheard":
         click.echo(f"SAYS  (not heard: {event.text}; the line listens for keys only there)")
+    elif event.kind == "dial":
+        caller = f" (caller id {event.caller_id})" if event.caller_id else ""
+        click.echo(f"DIAL  {event.text}{caller}")
+    elif event.kind == "dialed":
+        talk = f", {event.seconds} s" if event.seconds is not None else ""
+        click.echo(f"DIAL  ({event.text}{talk})")
     elif event.kind == "hangup":
         click.echo("END   the line hung up")
     elif event.kind == "gone":
@@ -97,7 +103,8 @@ def audio_commands(choice):
 @click.option("--keys", metavar="KEYS",
               help="Scripted call: what the caller does at each prompt, comma-separated: keys, '-' for"
                    " silence, or say:WORDS to speak (say@0.3:WORDS for a low confidence);"
-                   " e.g. 1,2,say:siguiente,-.")
+                   " at a transfer to a person, dial:STATUS says how it ends (completed, busy,"
+                   " failed...; default no-answer); e.g. 1,2,say:siguiente,-,9,dial:busy.")
 @click.option("--url", metavar="URL",
               help="Call a running server (e.g. http://127.0.0.1:5000/voice) instead of the app in-process.")
 @click.option("--player", metavar="CMD", envvar="IVR_CALL_PLAYER", default="auto", show_default=True,
