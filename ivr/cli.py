@@ -109,7 +109,8 @@ def audio_commands(choice):
               help="Call a running server (e.g. http://127.0.0.1:5000/voice) instead of the app in-process.")
 @click.option("--player", metavar="CMD", envvar="IVR_CALL_PLAYER", default="auto", show_default=True,
               help="Interactive calls: command that plays an audio file; 'auto' finds one, 'none' is text only.")
-def call(keys, url, player):
+@click.pass_context
+def call(ctx, keys, url, player):
     """Walk a call through the line without a phone, printing what is said.
 
     Without --keys, in a terminal: press 0-9 * # as on a phone; " (or s) then words and
@@ -136,7 +137,15 @@ def call(keys, url, player):
     if interactive:
         sound, speaker = audio_commands(player)
 
-    app = make_app(served=False)  # also loads .env, where TWILIO_AUTH_TOKEN may be
+    # The environment and .env, where TWILIO_AUTH_TOKEN may be; texts (key 7) go through
+    # twilio's HTTP client seam when a test hands one over.
+    from . import environment_config
+
+    config = environment_config()
+    http_client = _twilio_http_client(ctx)
+    if http_client is not None:
+        config["TWILIO_HTTP_CLIENT"] = http_client
+    app = make_app(served=False, config=config)
     line = app.extensions["ivr"]
     # Signed as Twilio signs, so the line answers with its signature check on.
     token = app.config["TWILIO_AUTH_TOKEN"] or None
