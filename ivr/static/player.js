@@ -10,7 +10,8 @@
 //   event(e)          something happened: e.kind is say | play | tones | pause | keys |
 //                     speech | silence | ignored | unheard | dial | dialed | hangup | end |
 //                     gone, e.text its words, keys, phrase, the numbers dialled (dial,
-//                     e.callerId) or the DialCallStatus (dialed, e.seconds when completed),
+//                     e.callerId, e.timeout) or the DialCallStatus (dialed, e.seconds when
+//                     completed),
 //                     e.url a <Play>'s URL;
 //   audio(e, state)   a <Play>'s audio is "playing", "blocked", "ended" or "stopped";
 //   done(e)           a prompt (say, play, tones, pause) is over;
@@ -278,7 +279,7 @@
       this.dialing = { numbers, callerId: verb.getAttribute("callerId") || null, timeout };
       this.dialStatus = null;
       try {
-        this.emit({ kind: "dial", text: numbers.join(", "), callerId: this.dialing.callerId });
+        this.emit({ kind: "dial", text: numbers.join(", "), callerId: this.dialing.callerId, timeout });
         await this.wait(1000 * timeout);
         if (!this.active) return null;
         const status = this.dialStatus || this.settings.dialStatuses[0];
