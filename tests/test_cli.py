@@ -263,3 +263,29 @@ def test_dial_entries_are_checked(extras, keys, message):
     assert result.exit_code in (1, 2)
     assert f"Error: {message}" in result.output
     assert "Traceback" not in result.output
+
+
+def test_from_sets_the_callers_number_the_line_texts(extras):
+    result = CliRunner().invoke(cli, ["call", "--keys", "7", "--from", "+573009998877"],
+                                obj={"twilio_http_client": extras})
+    assert result.exit_code == 0, result.output
+    assert "LINE  [sms_sent]" in result.output
+    assert [m["to"] for m in extras.messages] == ["+573009998877"]
+
+
+def test_with_twilios_real_api_the_call_comes_from_a_withheld_number(extras, monkeypatch):
+    # No test seam: a text would go out for real, so `ivr call` keeps the caller's number back.
+    sent = []
+    monkeypatch.setattr("ivr.sms.Texter.send", lambda self, to, body: sent.append(to))
+    result = ivr("call", "--keys", "7,9")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("NOTE  texts (7) are on: this call comes from a withheld number")
+    assert any(l.startswith("LINE  [sms_not_mobile]") for l in lines) and sent == []
+    assert "DIAL  +576015555555" in lines  # no caller id to show the person
+
+
+def test_a_malformed_from_is_a_usage_error():
+    result = ivr("call", "--keys", "1", "--from", "3001234567")
+    assert result.exit_code == 2
+    assert "Error: --from '3001234567' must be a number in E.164" in result.output
