@@ -147,6 +147,9 @@ def create_app(test_config=None):
         AGENT_NUMBER="",
         AGENT_HOURS="",
         TIMEZONE="America/Bogota",
+        # Tests and `ivr call`'s test seam: a twilio.http.HttpClient the texter sends
+        # through instead of the network (None: twilio's own).
+        TWILIO_HTTP_CLIENT=None,
         # Twilio's webhook bodies are a few KB. The body must be read before its signature can
         # be checked, so an unsigned sender could otherwise make a worker hold any amount.
         MAX_CONTENT_LENGTH=64 * 1024,
@@ -163,7 +166,7 @@ def create_app(test_config=None):
     )
     public_base = url_setting(app, "PUBLIC_BASE_URL")
     # TWILIO_HTTP_CLIENT: twilio's HTTP seam, for tests that answer as Twilio's API does.
-    texter = sms.texter(app.config, http_client=app.config.get("TWILIO_HTTP_CLIENT"))
+    texter = sms.texter(app.config, http_client=app.config["TWILIO_HTTP_CLIENT"])
     agent = agent_mod.settings(app.config)
     per_day = security.count(app, "SMS_PER_DAY", "a number of texts")
     content = content_mod.load(app.config["CONTENT"])

@@ -13,6 +13,8 @@ from .content import ContentError
 from .player import CONFIDENCE
 from .security import ConfigError
 
+#: What Twilio sends as From when the caller withholds their number.
+ANONYMOUS = "anonymous"
 #: More workers than this only add memory: each call turn is a millisecond of CPU.
 MAX_WORKERS = 8
 
@@ -64,6 +66,12 @@ def print_event(event):
         click.echo(f"KEYS  (not taken: {event.text})")
     elif event.kind == "unheard":
         click.echo(f"SAYS  (not heard: {event.text}; the line listens for keys only there)")
+    elif event.kind == "dial":
+        caller = f" (caller id {event.caller_id})" if event.caller_id else ""
+        click.echo(f"DIAL  {event.text}{caller}")
+    elif event.kind == "dialed":
+        talk = f", {event.seconds} s" if event.seconds is not None else ""
+        click.echo(f"DIAL  ({event.text}{talk})")
     elif event.kind == "hangup":
         click.echo("END   the line hung up")
     elif event.kind == "gone":
@@ -97,12 +105,17 @@ def audio_commands(choice):
 @click.option("--keys", metavar="KEYS",
               help="Scripted call: what the caller does at each prompt, comma-separated: keys, '-' for"
                    " silence, or say:WORDS to speak (say@0.3:WORDS for a low confidence);"
-                   " e.g. 1,2,say:siguiente,-.")
+                   " at a transfer to a person, dial:STATUS says how it ends (completed, busy,"
+                   " failed...; default no-answer); e.g. 1,2,say:siguiente,-,9,dial:busy.")
 @click.option("--url", metavar="URL",
               help="Call a running server (e.g. http://127.0.0.1:5000/voice) instead of the app in-process.")
 @click.option("--player", metavar="CMD", envvar="IVR_CALL_PLAYER", default="auto", show_default=True,
               help="Interactive calls: command that plays an audio file; 'auto' finds one, 'none' is text only.")
-def call(keys, url, player):
+@click.option("--from", "caller", metavar="NUMBER",
+              help="The caller's number the line sees, in E.164 (default +573001234567); with"
+                   " texts on, key 7 texts it for real.")
+@click.pass_context
+def call(ctx, keys, url, player, caller):
     """Walk a call through the line without a phone, printing what is said.
 
     Without --keys, in a terminal: press 0-9 * # as on a phone; " (or s) then words and
@@ -113,11 +126,14 @@ def call(keys, url, player):
     from .player import (
         Call, Catalog, Event, FlaskTransport, HttpTransport, PlayerError, ScriptedKeypad,
     )
+    from .sms import is_e164
 
     interactive = keys is None
     if interactive and not sys.stdin.isatty():
         raise click.UsageError("give the keys to press with --keys, e.g. --keys 1,2,2,3,-"
                                " (without --keys, `ivr call` needs a terminal)")
+    if caller is not None and not is_e164(caller):
+        raise click.UsageError(f"--from {caller!r} must be a number in E.164, like +573001234567")
     if url:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -129,11 +145,24 @@ def call(keys, url, player):
     if interactive:
         sound, speaker = audio_commands(player)
 
-    app = make_app(served=False)  # also loads .env, where TWILIO_AUTH_TOKEN may be
+    # The environment and .env, where TWILIO_AUTH_TOKEN may be; texts (key 7) go through
+    # twilio's HTTP client seam when a test hands one over.
+    from . import environment_config
+
+    config = environment_config()
+    http_client = _twilio_http_client(ctx)
+    if http_client is not None:
+        config["TWILIO_HTTP_CLIENT"] = http_client
+    app = make_app(served=False, config=config)
     line = app.extensions["ivr"]
     # Signed as Twilio signs, so the line answers with its signature check on.
     token = app.config["TWILIO_AUTH_TOKEN"] or None
     start = url or in_process_url(app)
+    if caller is None and not url and line.texter and http_client is None:
+        # Texts are on and would reach Twilio's real API: key 7 must not text a stranger.
+        click.echo("NOTE  texts (7) are on: this call comes from a withheld number;"
+                   " --from YOUR_NUMBER to get the text")
+        caller = ANONYMOUS
 
     if interactive:
         from .terminal import TerminalKeypad, describe
@@ -159,6 +188,7 @@ def call(keys, url, player):
         catalog=Catalog(line.content, read_manifest(line.audio.directory)),
         auth_token=token,
         on_event=print_event,
+        **({"caller": caller} if caller else {}),
     )
     try:
         with transport, keypad:

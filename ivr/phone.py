@@ -24,17 +24,36 @@ bp = Blueprint("phone", __name__, url_prefix="/phone")
 
 HEADER = "X-Web-Phone"
 #: A stolen pass soon stops working; the page asks for a new one before each call and
-#: while a call lasts (PASS_REFRESH_SECONDS).
+#: while a call lasts (PASS_REFRESH_SECONDS). Settings IVR_WEB_PHONE_PASS_SECONDS and
+#: IVR_WEB_PHONE_PASS_REFRESH_SECONDS change them (the tests make them short).
 PASS_SECONDS = 10 * 60
 PASS_REFRESH_SECONDS = 4 * 60
 
 log = logging.getLogger(__name__)
 
 
+def pass_seconds(app) -> tuple[int, int]:
+    """(how long a pass lives, how often the page renews it during a call), in seconds."""
+    return app.extensions["ivr.phone"]
+
+
+def _lifetimes(app) -> tuple[int, int]:
+    app.config.setdefault("WEB_PHONE_PASS_SECONDS", PASS_SECONDS)
+    app.config.setdefault("WEB_PHONE_PASS_REFRESH_SECONDS", PASS_REFRESH_SECONDS)
+    life = security.count(app, "WEB_PHONE_PASS_SECONDS", "a number of seconds")
+    refresh = security.count(app, "WEB_PHONE_PASS_REFRESH_SECONDS", "a number of seconds")
+    if not 0 < refresh < life:
+        raise security.ConfigError(
+            "IVR_WEB_PHONE_PASS_REFRESH_SECONDS must be more than 0 and less than"
+            f" IVR_WEB_PHONE_PASS_SECONDS ({life}), not {refresh}")
+    return life, refresh
+
+
 @bp.record_once
 def _open_the_door(state):
     """While this blueprint is registered, its pass lets the page call the webhooks."""
     app = state.app
+    app.extensions["ivr.phone"] = _lifetimes(app)
     security.allow(app, lambda req: has_valid_pass(app, req))
     if app.config["TWILIO_AUTH_TOKEN"]:
         log.warning(
@@ -64,7 +83,7 @@ def has_valid_pass(app, req) -> bool:
     if not value:
         return False
     try:
-        return _serializer(app).loads(value, max_age=PASS_SECONDS) == "web-phone"
+        return _serializer(app).loads(value, max_age=pass_seconds(app)[0]) == "web-phone"
     except BadSignature:
         return False
 
@@ -99,7 +118,7 @@ def page():
         "browserAudioPath": request.script_root + "/phone/audio/",
         "pass": issue_pass(current_app) if current_app.config["TWILIO_AUTH_TOKEN"] else "",
         "passUrl": request.script_root + "/phone/pass",
-        "passRefreshSeconds": PASS_REFRESH_SECONDS,
+        "passRefreshSeconds": pass_seconds(current_app)[1],
         "header": HEADER,
         "catalog": _catalog(line),
         # The keys, loop cap, default Confidence... the Python player uses: one definition.

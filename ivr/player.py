@@ -1,8 +1,8 @@
 """A TwiML player that walks a call the way Twilio's voice engine does.
 
 One player serves the tests, `ivr call` and its scripted demos: it fetches the webhook,
-runs <Say>, <Play>, <Pause>, <Gather>, <Redirect> and <Hangup> in order, and asks a
-`Keypad` for the caller's keys. Transports reach the app in-process (Flask's test client)
+runs <Say>, <Play>, <Pause>, <Gather>, <Dial>, <Redirect> and <Hangup> in order, and asks a
+`Keypad` for the caller's keys (and how a dialled person answers). Transports reach the app in-process (Flask's test client)
 or over HTTP; both sign requests when given the auth token, as Twilio does.
 
 Nothing here touches a terminal or a sound card: the interactive caller is a Keypad
@@ -36,6 +36,16 @@ PAUSE_SECONDS = {"w": 0.5, "W": 1.0}
 #: Content types Twilio reads as TwiML.
 TWIML_TYPES = ("text/xml", "application/xml", "text/html")
 
+#: <Dial>: how long Twilio rings the other party when `timeout` is not given (seconds).
+DIAL_TIMEOUT = 30
+#: The DialCallStatus values Twilio sends to a <Dial action>; the player's default is the
+#: first: nobody answers within the timeout.
+DIAL_STATUSES = ("no-answer", "completed", "answered", "busy", "failed", "canceled")
+#: DialCallDuration of a simulated conversation ("completed"), in seconds.
+DIAL_TALK_SECONDS = 60
+#: What a <Dial> may dial, as Twilio's nouns; <Conference>, <Queue> and the like are not played.
+DIAL_NOUNS = ("Number", "Client", "Sip")
+
 _TONES = re.compile(r"[0-9*#wW]+")
 
 
@@ -44,6 +54,8 @@ def settings() -> dict:
     return {
         "keys": KEYS, "maxLoops": MAX_LOOPS, "maxRequests": MAX_REQUESTS,
         "confidence": CONFIDENCE, "toneSeconds": TONE_SECONDS, "pauseSeconds": PAUSE_SECONDS,
+        "dialTimeout": DIAL_TIMEOUT, "dialStatuses": list(DIAL_STATUSES),
+        "dialTalkSeconds": DIAL_TALK_SECONDS, "dialNouns": list(DIAL_NOUNS),
     }
 
 
@@ -69,8 +81,10 @@ class Event:
     kind: say | play | tones (<Play digits>) | pause | keys | speech (a phrase the
     <Gather> took; `confidence` set) | silence | ignored (keys a <Gather> did not take:
     past numDigits, or at one that listens for speech only) | unheard (a phrase at a
-    <Gather> that listens for keys only) | hangup (the line hung up) | gone (the caller
-    hung up) | end (the document ran out: Twilio hangs up). `audio` holds a <Play>'s
+    <Gather> that listens for keys only) | dial (a <Dial>: `text` the numbers dialled,
+    `caller_id` its callerId) | dialed (the dialled call ended: `text` its DialCallStatus,
+    `seconds` its DialCallDuration when completed) | hangup (the line hung up) | gone (the
+    caller hung up) | end (the document ran out: Twilio hangs up). `audio` holds a <Play>'s
     bytes when the player fetched them.
     """
 
@@ -80,6 +94,8 @@ class Event:
     url: str | None = None
     audio: bytes | None = field(default=None, repr=False)
     confidence: float | None = None
+    caller_id: str | None = None
+    seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +104,22 @@ class Speech:
 
     text: str
     confidence: float = CONFIDENCE
+
+
+@dataclass(frozen=True)
+class DialOutcome:
+    """How a dialled person answers: a DialCallStatus (DIAL_STATUSES)."""
+
+    status: str
+
+
+@dataclass
+class Dial:
+    """A <Dial> under way: what is dialled and how long it rings."""
+
+    numbers: tuple
+    caller_id: str | None
+    timeout: int
 
 
 @dataclass
@@ -171,6 +203,11 @@ class Keypad:
         """Keys typed for this <Gather> that it did not take (past numDigits): dropped."""
         return ""
 
+    def dial(self, dial: Dial) -> str | None:
+        """A <Dial> rings someone: return their DialCallStatus (DIAL_STATUSES), or None for
+        the player's default, "no-answer" once dial.timeout has passed (wait it here)."""
+        return None
+
 
 class ScriptedKeypad(Keypad):
     """Input from a script: one entry per <Gather>, given once its prompts end.
@@ -178,7 +215,11 @@ class ScriptedKeypad(Keypad):
     An entry is the keys typed at that prompt ('5#' types two keys), '-' (or '') for
     silence, or a phrase said: 'say:siguiente' (Confidence CONFIDENCE) or
     'say@0.3:siguiente' (Confidence 0.3). A string script is comma-separated; '\\,'
-    is a comma inside a phrase. When the script runs out the caller hangs up.
+    is a comma inside a phrase. When the script runs out at a <Gather> the caller hangs up.
+
+    'dial:busy' (any of DIAL_STATUSES) is how the person a <Dial> rings answers: taken
+    at a <Dial> when it is the next entry; a <Dial> with no such entry next gets
+    "no-answer" and takes nothing. A dial entry met at a <Gather> is a PlayerError.
     """
 
     def __init__(self, script):
@@ -191,8 +232,16 @@ class ScriptedKeypad(Keypad):
         if not self.script:
             return False
         entry = self.script.pop(0)
+        if isinstance(entry, DialOutcome):
+            raise PlayerError(f"the script says dial:{entry.status} where the line waits for keys,"
+                              " not at a <Dial>")
         self.pending = [entry] if isinstance(entry, Speech) else list(entry)
         return True
+
+    def dial(self, dial):
+        if self.script and isinstance(self.script[0], DialOutcome):
+            return self.script.pop(0).status
+        return None
 
     def key(self, gather):
         return self.pending.pop(0) if self.pending else None
@@ -205,9 +254,15 @@ class ScriptedKeypad(Keypad):
 _SAY = re.compile(r"say(?:@(?P<confidence>[^:]*))?:(?P<text>.*)", re.S)
 
 
-def parse_entry(entry: str) -> "str | Speech":
-    """One script entry: keys ('' for silence) or a Speech; ValueError when it is neither."""
+def parse_entry(entry: str) -> "str | Speech | DialOutcome":
+    """One script entry: keys ('' for silence), a Speech or a DialOutcome ('dial:busy');
+    ValueError when it is none of them."""
     entry = entry.strip()
+    if entry.startswith("dial:"):
+        status = entry[len("dial:"):].strip()
+        if status not in DIAL_STATUSES:
+            raise ValueError(f"{entry!r}: after 'dial:' comes one of {', '.join(DIAL_STATUSES)}")
+        return DialOutcome(status)
     said = _SAY.fullmatch(entry)
     if said:
         text = " ".join(said["text"].split())
@@ -227,7 +282,8 @@ def parse_entry(entry: str) -> "str | Speech":
         return ""
     if any(k not in KEYS for k in entry):
         raise ValueError(
-            f"{entry!r} is not keys: use 0-9 * # per prompt, - for silence, or say:words"
+            f"{entry!r} is not keys: use 0-9 * # per prompt, - for silence, say:words,"
+            " or dial:STATUS at a <Dial>"
         )
     return entry
 
@@ -459,6 +515,10 @@ class Call:
                 nxt = self._gather(verb, url)
                 if nxt:
                     return nxt
+            elif verb.tag == "Dial":
+                nxt = self._dial(verb, url)
+                if nxt:
+                    return nxt
             elif verb.tag == "Redirect":
                 target = (verb.text or "").strip()
                 if not target:
@@ -471,6 +531,39 @@ class Call:
                 raise PlayerError(f"cannot play <{verb.tag}> (in {url})")
         self._emit(Event("end"))
         return None, None, None
+
+    def _dial(self, verb, url):
+        """Ring the <Dial>'s numbers; the keypad says how the call went. Return the action
+        request (DialCallStatus, and DialCallDuration when completed), or None: without an
+        action Twilio goes on with the next verb."""
+        numbers = []
+        if (verb.text or "").strip():
+            numbers.append(verb.text.strip())
+        for noun in verb:
+            if noun.tag not in DIAL_NOUNS:
+                raise PlayerError(f"cannot play <{noun.tag}> inside <Dial> (in {url})")
+            target = (noun.text or "").strip()
+            if not target:
+                raise PlayerError(f"<{noun.tag}> without a number or name in <Dial> (in {url})")
+            numbers.append(target)
+        if not numbers:
+            raise PlayerError(f"<Dial> without anything to dial in {url}")
+        dial = Dial(tuple(numbers), verb.get("callerId") or None,
+                    _int(verb, "timeout", DIAL_TIMEOUT, url))
+        method = _method(verb, url)
+        self._emit(Event("dial", ", ".join(numbers), caller_id=dial.caller_id))
+        status = self.keypad.dial(dial) or DIAL_STATUSES[0]
+        if status not in DIAL_STATUSES:
+            raise PlayerError(f"a dialled call cannot end {status!r}: one of {', '.join(DIAL_STATUSES)}")
+        seconds = DIAL_TALK_SECONDS if status == "completed" else None
+        self._emit(Event("dialed", status, seconds=seconds))
+        action = verb.get("action")
+        if not action:
+            return None
+        params = {"DialCallStatus": status, "DialCallSid": "CA" + uuid.uuid4().hex}
+        if seconds is not None:
+            params["DialCallDuration"] = str(seconds)
+        return method, urljoin(url, action), params
 
     def _speak(self, verb, url, rules=None) -> "str | Speech":
         """Play one <Say>/<Play>/<Pause> (all its loops) of a <Gather> (`rules`) or not;

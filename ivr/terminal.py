@@ -21,7 +21,9 @@ import tty
 from pathlib import Path
 
 from .audio import pcm_wav
-from .player import KEYS, PAUSE_SECONDS, TONE_SECONDS, CallerHangUp, Event, Gather, Keypad, Speech
+from .player import (
+    KEYS, PAUSE_SECONDS, TONE_SECONDS, CallerHangUp, Dial, Event, Gather, Keypad, Speech,
+)
 
 #: Local players that take a file name last, the ones that reach a desktop's sound server
 #: first (aplay talks to ALSA directly, which a running PipeWire/PulseAudio may hold).
@@ -172,6 +174,12 @@ class TerminalKeypad(Keypad):
     def key(self, gather: Gather) -> str | None:
         """The next key within the <Gather>'s timeout, in real (scaled) time."""
         return self._wait(gather.timeout, None, True) or None
+
+    def dial(self, dial: Dial) -> None:
+        """Nobody answers a <Dial> from a terminal: it rings for its timeout (keys are
+        dropped, q hangs up), then the player's default, no-answer."""
+        self._wait(dial.timeout, None, False)
+        return None
 
     # -- waiting for keys --------------------------------------------------------------
     def _wait(self, seconds, path, barge_in) -> str:

@@ -200,3 +200,92 @@ def test_a_bad_say_entry_is_named(keys, message):
     result = ivr("call", "--keys", keys)
     assert result.exit_code == 2
     assert message in result.output and "Traceback" not in result.output
+
+
+# -- the extras: a text (7) and a person (9) ----------------------------------------------
+
+
+@pytest.fixture
+def extras(monkeypatch, no_audio):
+    """The line with both extras on, its texts going to twilio's HTTP seam (FakeTwilio)."""
+    from twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+
+    monkeypatch.setenv("IVR_AUDIO_DIR", str(no_audio))
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+    monkeypatch.setenv("IVR_SMS_FROM", "+15005550006")
+    monkeypatch.setenv("IVR_AGENT_NUMBER", "+576015555555")
+    monkeypatch.delenv("IVR_AGENT_HOURS", raising=False)
+    return FakeTwilio()
+
+
+def call_with(api, keys):
+    return CliRunner().invoke(cli, ["call", "--keys", keys], obj={"twilio_http_client": api})
+
+
+def test_ivr_call_shows_the_text_sent_and_the_person_dialled(extras):
+    result = call_with(extras, "7,9,dial:busy,9,dial:completed")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    # Key 7: the text went out through Twilio's Messages API, to the caller's own number.
+    sent = lines.index("KEYS  7") + 1
+    assert lines[sent].startswith("LINE  [sms_sent] Listo: te mandamos un mensaje de texto")
+    [message] = extras.messages
+    assert (message["to"], message["from"]) == ("+573001234567", "+15005550006")
+    # Key 9: the <Dial> to the person, the caller's number as caller id; busy brings the
+    # menu back, an answered call ends with the goodbye.
+    assert lines.count("DIAL  +576015555555 (caller id +573001234567)") == 2
+    busy = lines.index("DIAL  (busy)")
+    assert lines[busy - 1] == "DIAL  +576015555555 (caller id +573001234567)"
+    assert lines[busy + 1].startswith("LINE  [agent_no_answer]")
+    assert lines[busy + 2].startswith("LINE  [menu]")
+    done = lines.index("DIAL  (completed, 60 s)")
+    assert lines[done + 1].startswith("LINE  [goodbye]")
+    assert lines[-1] == "END   the line hung up"
+
+
+def test_a_dial_with_no_entry_is_no_answer_and_the_call_goes_on(extras):
+    result = call_with(extras, "9,0")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    no_answer = lines.index("DIAL  (no-answer)")
+    assert lines[no_answer + 1].startswith("LINE  [agent_no_answer]")
+    assert "KEYS  0" in lines[no_answer:]  # the 0 went to the menu after it, not to the <Dial>
+    assert lines[-1] == "END   the caller hung up"
+
+
+@pytest.mark.parametrize("keys, message", [
+    ("9,dial:ringing", "--keys: 'dial:ringing': after 'dial:' comes one of no-answer, completed"),
+    ("dial:busy", "the script says dial:busy where the line waits for keys, not at a <Dial>"),
+])
+def test_dial_entries_are_checked(extras, keys, message):
+    result = call_with(extras, keys)
+    assert result.exit_code in (1, 2)
+    assert f"Error: {message}" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_from_sets_the_callers_number_the_line_texts(extras):
+    result = CliRunner().invoke(cli, ["call", "--keys", "7", "--from", "+573009998877"],
+                                obj={"twilio_http_client": extras})
+    assert result.exit_code == 0, result.output
+    assert "LINE  [sms_sent]" in result.output
+    assert [m["to"] for m in extras.messages] == ["+573009998877"]
+
+
+def test_with_twilios_real_api_the_call_comes_from_a_withheld_number(extras, monkeypatch):
+    # No test seam: a text would go out for real, so `ivr call` keeps the caller's number back.
+    sent = []
+    monkeypatch.setattr("ivr.sms.Texter.send", lambda self, to, body: sent.append(to))
+    result = ivr("call", "--keys", "7,9")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("NOTE  texts (7) are on: this call comes from a withheld number")
+    assert any(l.startswith("LINE  [sms_not_mobile]") for l in lines) and sent == []
+    assert "DIAL  +576015555555" in lines  # no caller id to show the person
+
+
+def test_a_malformed_from_is_a_usage_error():
+    result = ivr("call", "--keys", "1", "--from", "3001234567")
+    assert result.exit_code == 2
+    assert "Error: --from '3001234567' must be a number in E.164" in result.output

@@ -232,6 +232,8 @@ def speech_line(client):
         "/voice": doc('<Gather input="dtmf speech" language="es-MX" action="/voice/turn" timeout="30">'
                       "<Say>Decí siguiente</Say></Gather>"),
         "/voice/turn": doc('<Gather action="/voice/end" timeout="30"><Say>Ahora solo teclas</Say></Gather>'),
+        # The page renews its pass before a call; this tiny line checks none.
+        "/phone/pass": Response('{"pass": "any"}', mimetype="application/json"),
         **files,
     })
     with serving(tiny.app) as base:
@@ -270,6 +272,128 @@ def test_the_say_field_sends_a_phrase_as_speech(speech_line, browser):
     page.wait_for_selector("#transcript li.system")  # the call's own transcript: only this
     assert page.inner_text("#transcript li.system") == "La línea no escuchaba voz: atrás"
     assert not [s for s in tiny.seen if s.path.startswith("/voice/end")]
+    page.get_by_role("button", name="Colgar").click()
+    page.wait_for_function("() => document.getElementById('status').dataset.state === 'ended'")
+    assert errors == []
+
+
+# -- the extras: a person (9) and a text (7) ------------------------------------------------
+
+
+@pytest.fixture
+def extras_server(no_audio):
+    """The line with both extras on (texts to twilio's HTTP seam) and the web phone, served."""
+    from twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+
+    api = FakeTwilio()
+    app = create_app({"TESTING": True, "AUDIO_DIR": str(no_audio), "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+                      "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "SMS_FROM": "+15005550006",
+                      "AGENT_NUMBER": "+576015555555", "TWILIO_HTTP_CLIENT": api,
+                      "WEB_PHONE": True})
+    with serving(app) as base:
+        yield base, api
+
+
+def transcript(page) -> list[str]:
+    return page.eval_on_selector_all("#transcript li", "items => items.map(i => i.innerText)")
+
+
+def test_the_web_phone_shows_a_person_dialled_and_the_texts_answer(extras_server, browser):
+    base, api = extras_server
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{base}/phone")
+    panel = page.get_by_role("group", name="Llamando a una persona")
+    assert not panel.is_visible()
+    page.get_by_role("button", name="Llamar").click()
+    page.wait_for_selector('#transcript li[data-prompt="menu_agent"]')
+
+    # 7: the web phone is no phone number and its requests are not signed by Twilio, so
+    # the line texts nobody and says so.
+    page.keyboard.press("7")
+    page.wait_for_selector('#transcript li[data-prompt="sms_failed"]')
+    assert api.messages == [] and api.requests == []
+
+    # 9: the line dials the person; the page says whom and offers how they answer.
+    page.keyboard.press("9")
+    page.wait_for_selector('#transcript li[data-prompt="agent_connecting"]')
+    panel.wait_for()
+    assert panel.inner_text().startswith("Llamando a una persona: +576015555555")
+    assert "nadie contesta en 25 s" in panel.inner_text()
+    assert "Llamando a una persona: +576015555555" in transcript(page)
+    panel.get_by_role("button", name="Ocupado").click()
+    page.wait_for_selector('#transcript li[data-prompt="agent_no_answer"]')
+    assert not panel.is_visible()
+    lines = transcript(page)
+    assert lines[lines.index("Llamando a una persona: +576015555555") + 1] == "Ocupado"
+
+    # 9 again, and the person answers: after the conversation the line says goodbye.
+    page.wait_for_selector('#transcript li[data-prompt="menu_agent"] >> nth=-1')
+    page.keyboard.press("9")
+    page.get_by_role("button", name="Atiende y habla").click()
+    page.wait_for_selector('#transcript li[data-prompt="goodbye"]')
+    assert "Atendió y la conversación terminó (60 s)" in transcript(page)
+    page.wait_for_function("() => document.getElementById('status').dataset.state === 'ended'")
+    assert not panel.is_visible()
+    assert errors == []
+
+
+# -- the pass, renewed ----------------------------------------------------------------------
+
+
+def test_pass_lifetimes_are_settings_checked_at_startup(audio_dir):
+    from ivr.security import ConfigError
+
+    base = {"TESTING": True, "AUDIO_DIR": str(audio_dir), "TWILIO_AUTH_TOKEN": TOKEN, "WEB_PHONE": True}
+    app = create_app({**base, "WEB_PHONE_PASS_SECONDS": "30", "WEB_PHONE_PASS_REFRESH_SECONDS": 10})
+    assert page_config(app.test_client().get("/phone").get_data(as_text=True))["passRefreshSeconds"] == 10
+    with pytest.raises(ConfigError, match="IVR_WEB_PHONE_PASS_REFRESH_SECONDS must be more than 0 and less"):
+        create_app({**base, "WEB_PHONE_PASS_SECONDS": 30, "WEB_PHONE_PASS_REFRESH_SECONDS": 30})
+    with pytest.raises(ConfigError, match="IVR_WEB_PHONE_PASS_SECONDS must be a number of seconds"):
+        create_app({**base, "WEB_PHONE_PASS_SECONDS": "soon"})
+
+
+@pytest.fixture
+def short_pass_server(no_audio):
+    """The line with a web phone pass that lives 3 s, renewed every second during a call."""
+    app = create_app({"TESTING": True, "AUDIO_DIR": str(no_audio), "TWILIO_AUTH_TOKEN": TOKEN,
+                      "WEB_PHONE": True, "WEB_PHONE_PASS_SECONDS": 3,
+                      "WEB_PHONE_PASS_REFRESH_SECONDS": 1})
+    with serving(app) as base:
+        yield app, base
+
+
+def test_a_call_longer_than_a_pass_lives_keeps_working(short_pass_server, browser):
+    import time
+
+    app, base = short_pass_server
+    page = browser.new_page()
+    errors, webhooks, renewals = [], [], []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("response", lambda r: webhooks.append(r.status) if "/voice" in r.url else None)
+    page.on("request", lambda r: renewals.append(r.method) if r.url.endswith("/phone/pass") else None)
+    page.goto(f"{base}/phone")
+    stale = page_config(page.content())["pass"]
+    time.sleep(4.5)  # the pass the page came with has expired...
+    client = app.test_client()
+    assert client.post("/voice", headers={"X-Web-Phone": stale}).status_code == 403
+    page.get_by_role("button", name="Llamar").click()  # ...so the page fetches a new one
+    page.wait_for_selector('#transcript li[data-prompt="menu"]')
+    page.keyboard.press("2")
+    page.wait_for_selector('#transcript li[data-prompt="pick"]')
+    page.keyboard.press("3")
+    page.wait_for_selector('#transcript li[data-prompt="paso_3"]')
+    started = time.monotonic()
+    for _ in range(4):  # each key a webhook, over twice as long as a pass lives
+        time.sleep(1.6)
+        page.keyboard.press("1")  # repeat the step
+    page.wait_for_function(
+        "() => document.querySelectorAll('#transcript li[data-prompt=paso_3]').length === 5")
+    assert time.monotonic() - started > 6
+    assert page.eval_on_selector("#status", "s => s.dataset.state") == "inCall"
+    assert webhooks and set(webhooks) == {200}
+    assert len(renewals) >= 6  # one before the call, then one a second
     page.get_by_role("button", name="Colgar").click()
     page.wait_for_function("() => document.getElementById('status').dataset.state === 'ended'")
     assert errors == []

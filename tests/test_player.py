@@ -18,6 +18,9 @@ from ivr.player import (
     HttpTransport,
     Keypad,
     PlayerError,
+    DIAL_TIMEOUT,
+    Dial,
+    DialOutcome,
     ScriptedKeypad,
     Speech,
 )
@@ -361,7 +364,11 @@ def test_no_token_against_a_checking_server_says_to_set_one():
     (Response("hola", mimetype="text/plain"), "POST http://localhost/start answered text/plain, not TwiML"),
     (Response("<Response><Say>x</Response>", mimetype="text/xml"), "POST http://localhost/start answered malformed XML"),
     (Response("<html><body/></html>", mimetype="text/xml"), "POST http://localhost/start answered <html>, not a TwiML <Response>"),
-    (doc("<Dial>+573001112233</Dial>"), "cannot play <Dial> (in http://localhost/start)"),
+    (doc("<Record/>"), "cannot play <Record> (in http://localhost/start)"),
+    (doc("<Dial><Conference>sala</Conference></Dial>"), "cannot play <Conference> inside <Dial>"),
+    (doc("<Dial/>"), "<Dial> without anything to dial in http://localhost/start"),
+    (doc("<Dial><Number/></Dial>"), "<Number> without a number or name in <Dial>"),
+    (doc('<Dial timeout="soon">+573001112233</Dial>'), "<Dial timeout=\"soon\"> is not a whole number"),
     (doc("<Gather><Record/></Gather>"), "cannot play <Record> inside <Gather> (in http://localhost/start)"),
     (doc("<Redirect/>"), "<Redirect> without a URL in http://localhost/start"),
     (doc("<Play/>"), "<Play> without a URL or digits in http://localhost/start"),
@@ -444,3 +451,54 @@ def test_turns_show_a_phrase_said_beside_keys_and_silence():
 ])
 def test_a_script_says_phrases(script, entries):
     assert ScriptedKeypad(script).script == entries
+
+
+# -- <Dial> (the shared cases hold the rest) ----------------------------------------------
+
+
+@pytest.mark.parametrize("script, entries", [
+    ("9,dial:completed,-", ["9", DialOutcome("completed"), ""]),
+    ("dial: busy", [DialOutcome("busy")]),
+])
+def test_a_script_says_how_a_dial_ends(script, entries):
+    assert ScriptedKeypad(script).script == entries
+
+
+@pytest.mark.parametrize("entry", ["dial:", "dial:ringing", "dial:Busy"])
+def test_a_dial_entry_names_a_status_twilio_sends(entry):
+    with pytest.raises(ValueError, match="after 'dial:' comes one of no-answer, completed"):
+        ScriptedKeypad(entry)
+
+
+def test_a_dial_entry_where_the_line_waits_for_keys_is_a_readable_error():
+    tiny = Tiny({"/start": doc('<Gather action="/x"><Say>Marcá</Say></Gather>')})
+    with pytest.raises(PlayerError, match="dial:busy where the line waits for keys, not at a <Dial>"):
+        tiny.call("dial:busy")
+
+
+def test_the_keypad_gets_the_dials_numbers_caller_id_and_twilios_default_timeout():
+    got = []
+
+    class Ringing(Keypad):
+        def dial(self, dial):
+            got.append(dial)
+            return "answered"
+
+    tiny = Tiny({"/start": doc('<Dial callerId="+573001234567" action="/d"><Number>+576015555555</Number></Dial>'),
+                 "/d": doc("<Hangup/>")})
+    c = tiny.call(keypad=Ringing())
+    assert got == [Dial(("+576015555555",), "+573001234567", DIAL_TIMEOUT)]
+    assert DIAL_TIMEOUT == 30  # Twilio's default
+    dialed = tiny.seen[-1].values
+    assert dialed["DialCallStatus"] == "answered" and "DialCallDuration" not in dialed
+    assert dialed["DialCallSid"].startswith("CA") and dialed["DialCallSid"] != dialed["CallSid"]
+    assert kinds(c)[-2:] == [("dialed", "answered"), ("hangup", "")]
+
+
+def test_a_keypad_status_twilio_does_not_send_is_refused():
+    class Odd(Keypad):
+        def dial(self, dial):
+            return "ringing"
+
+    with pytest.raises(PlayerError, match="a dialled call cannot end 'ringing'"):
+        Tiny({"/start": doc("<Dial>+576015555555</Dial>")}).call(keypad=Odd())

@@ -18,8 +18,9 @@ from ivr import ROOT
 from ivr.player import Call, FlaskTransport, ScriptedKeypad, settings
 
 CASES = json.loads((Path(__file__).parent / "player_cases.json").read_text(encoding="utf-8"))["cases"]
-#: The parameters a <Gather> adds: a case names exactly those sent.
-INPUT = ("Digits", "FinishedOnKey", "SpeechResult", "Confidence")
+#: The parameters a <Gather> or a <Dial> adds: a case names exactly those sent.
+INPUT = ("Digits", "FinishedOnKey", "SpeechResult", "Confidence", "DialCallStatus",
+         "DialCallDuration")
 PLAYER_JS = ROOT / "ivr" / "static" / "player.js"
 #: Twilio's waits (5 s timeouts, the time words take) shortened for the JS player.
 SCALE = 0.01
@@ -71,9 +72,24 @@ class CaseKeypad(ScriptedKeypad):
             self.during.pop(0)
         return super().begin(gather)
 
+    def dial(self, dial):
+        status = super().dial(dial)
+        if status is not None and self.during:
+            self.during.pop(0)
+        return status
+
+
+def shown(e) -> str:
+    """An event's text as the cases write it."""
+    if e.kind == "play":
+        return urlsplit(e.url).path
+    if e.kind == "dial" and e.caller_id:
+        return f"{e.text} callerId={e.caller_id}"
+    return e.text
+
 
 def heard_python(call) -> list:
-    return [[e.kind, urlsplit(e.url).path if e.kind == "play" else e.text] for e in call.events]
+    return [[e.kind, shown(e)] for e in call.events]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
@@ -101,7 +117,17 @@ RUN_JS = """async ({entries, settings, start, scale}) => {
     else if (entry !== "-") for (const key of entry) call.press(key);
   };
   call = new TwimlPlayer.Call({voiceUrl: start, settings, scale, hooks: {
-    event(e) { heard.push([e.kind, e.kind === "play" ? new URL(e.url).pathname : e.text]); },
+    event(e) {
+      let text = e.text;
+      if (e.kind === "play") text = new URL(e.url).pathname;
+      if (e.kind === "dial" && e.callerId) text += " callerId=" + e.callerId;
+      heard.push([e.kind, text]);
+      // A dial: entry next is how the person answers; otherwise the <Dial> times out.
+      if (e.kind === "dial" && typeof inputs[0] === "string" && inputs[0].startsWith("dial:")) {
+        during.shift();
+        call.dialEnds(inputs.shift().slice(5));
+      }
+    },
     heard(e, inGather) {
       if (during.length && during[0] === e.text) {
         during.shift();
@@ -148,5 +174,6 @@ def test_every_behaviour_the_brief_names_has_a_case():
     names = " ".join(c["name"] for c in CASES)
     for behaviour in ("finishOnKey defaults", 'finishOnKey=""', "numDigits", "falls through",
                       "actionOnEmptyResult", "<Redirect>", "GET", 'loop="0"', "<Play digits>",
-                      "<Hangup>", "end of the document", "barge-in", "speech"):
+                      "<Hangup>", "end of the document", "barge-in", "speech", "<Dial>",
+                      "DialCallDuration", '<Dial method="GET">', "without an action"):
         assert behaviour in names

@@ -317,7 +317,8 @@ def test_gunicorn_workers_each_write_and_shutdown_flushes(database_url, tmp_path
         deadline = time.monotonic() + 30
         while True:
             try:
-                requests.get(base + "/warmup", timeout=1)
+                # A worker booting on a busy machine may take seconds to answer its first.
+                requests.get(base + "/warmup", timeout=15)
                 break
             except requests.ConnectionError:
                 assert time.monotonic() < deadline and server.poll() is None, server.stdout.read()

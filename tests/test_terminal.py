@@ -24,7 +24,7 @@ import pytest
 from conftest import WAV, Tiny, doc, require, serving, ulaw_wav
 from ivr import ROOT, create_app
 from ivr.content import load
-from ivr.player import CallerHangUp, Event, Gather, Speech
+from ivr.player import CallerHangUp, Dial, Event, Gather, Speech
 from ivr.terminal import TerminalKeypad, describe, find_player, find_speaker, playable
 
 FAKE_PLAYER = """
@@ -160,6 +160,25 @@ def test_a_gather_timeout_passes_in_real_time(term):
         assert keypad.key(Gather(None, "#", 2)) is None
         waited = time.monotonic() - start
     assert 0.09 <= waited < 1.0
+
+
+def test_a_dial_rings_for_its_timeout_drops_keys_and_nobody_answers(term):
+    master, slave = term
+    with TerminalKeypad(slave, scale=0.05) as keypad:
+        os.write(master, b"12")
+        start = time.monotonic()
+        assert keypad.dial(Dial(("+576015555555",), None, 2)) is None  # the player's no-answer
+        waited = time.monotonic() - start
+        assert keypad.key(Gather(None, "#", 0)) is None  # the keys did not wait for later
+    assert 0.09 <= waited < 1.0
+
+
+def test_q_hangs_up_while_a_dial_rings(term):
+    master, slave = term
+    with TerminalKeypad(slave) as keypad:
+        os.write(master, b"q")
+        with pytest.raises(CallerHangUp):
+            keypad.dial(Dial(("+576015555555",), None, 30))
 
 
 def test_waits_follow_the_injected_clock(term):

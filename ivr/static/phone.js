@@ -1,6 +1,8 @@
-// The web phone's page: the keypad, the "say" field and the live transcript around the
-// TwiML player in player.js (TwimlPlayer.Call), which plays the line's real TwiML the way
-// Twilio's voice engine does.
+// The web phone's page: the keypad, the "say" field, the live transcript and the person
+// panel (a <Dial> ringing) around the TwiML player in player.js (TwimlPlayer.Call), which
+// plays the line's real TwiML the way Twilio's voice engine does. With a pass (the line
+// checks Twilio's signature), a fresh one is fetched before each call and every
+// passRefreshSeconds while it lasts.
 (() => {
   "use strict";
   const config = JSON.parse(document.getElementById("phone-config").textContent);
@@ -10,6 +12,9 @@
   const hangupButton = document.getElementById("hangup");
   const sayForm = document.getElementById("say");
   const phrase = document.getElementById("phrase");
+  const person = document.getElementById("person");
+  const personTitle = document.getElementById("person-title");
+  const personHint = person.querySelector(".person-hint");
   const KEYS = config.settings.keys;
   let current = null;
   let items = new WeakMap();  // player event -> its transcript line
@@ -53,13 +58,35 @@
     silence: () => log("system", transcript.dataset.silence),
     ignored: (e) => log("system", `${transcript.dataset.ignored} ${e.text}`),
     unheard: (e) => log("system", `${transcript.dataset.unheard} ${e.text}`),
+    dial(e) {
+      const callerId = e.callerId ? " " + transcript.dataset.callerId.replace("{number}", e.callerId) : "";
+      return log("person", `${transcript.dataset.dial} ${e.text}${callerId}`);
+    },
+    dialed(e) {
+      const key = "dialed" + e.text.replace(/(^|-)(\w)/g, (m, dash, c) => c.toUpperCase());
+      const words = transcript.dataset[key] || e.text;
+      return log("person", words.replace("{seconds}", e.seconds));
+    },
     hangup: () => log("system", transcript.dataset.hangup),
     end: () => log("system", transcript.dataset.end),
     gone: () => log("system", transcript.dataset.gone),
   };
 
+  // While a <Dial> rings, the caller chooses how the person answers (or lets it time out).
+  function showPerson(e) {
+    if (!e) {
+      person.hidden = true;
+      return;
+    }
+    personTitle.textContent = `${personTitle.dataset.label} ${e.text}`;
+    personHint.textContent = personHint.dataset.hint.replace("{seconds}", e.timeout);
+    person.hidden = false;
+  }
+
   const hooks = {
     event(e) {
+      if (e.kind === "dial") showPerson(e);
+      else if (e.kind === "dialed" || e.kind === "gone") showPerson(null);
       const item = show[e.kind] && show[e.kind](e);
       if (item) {
         items.set(e, item);
@@ -76,20 +103,38 @@
     },
   };
 
+  // A pass the webhooks accept now: the page's own may be older than a pass lives.
+  async function freshPass() {
+    const response = await fetch(config.passUrl, { method: "POST" });
+    if (!response.ok) throw new Error(`HTTP ${response.status} from ${config.passUrl}`);
+    return (await response.json()).pass;
+  }
+
   async function startCall() {
-    if (current) return;
+    if (current || callButton.disabled) return;
+    callButton.disabled = true;
     transcript.replaceChildren();
     items = new WeakMap();
-    current = new TwimlPlayer.Call({ ...config, hooks });
-    callButton.disabled = true;
-    hangupButton.disabled = false;
-    setStatus("inCall");
+    let renew = null;
     try {
+      const pass = config.pass ? await freshPass() : "";
+      current = new TwimlPlayer.Call({ ...config, pass, hooks });
+      hangupButton.disabled = false;
+      setStatus("inCall");
+      if (pass) {
+        const call = current;
+        renew = setInterval(async () => {
+          // A failed renewal keeps the current pass: it outlives the renewal period.
+          try { call.pass = await freshPass(); } catch (e) { /* try again next period */ }
+        }, 1000 * config.passRefreshSeconds);
+      }
       await current.run();
       setStatus("ended");
     } catch (e) {
       setStatus("error", e.message);
     } finally {
+      clearInterval(renew);
+      showPerson(null);
       current = null;
       callButton.disabled = false;
       hangupButton.disabled = true;
@@ -107,6 +152,8 @@
   }
 
   callButton.addEventListener("click", startCall);
+  person.querySelectorAll("button[data-status]").forEach((button) =>
+    button.addEventListener("click", () => { if (current) current.dialEnds(button.dataset.status); }));
   hangupButton.addEventListener("click", () => { if (current) current.hangup(); });
   document.querySelectorAll(".key").forEach((button) =>
     button.addEventListener("click", () => press(button.dataset.key)));

@@ -4,11 +4,15 @@
 //
 //   const call = new TwimlPlayer.Call({voiceUrl, settings, hooks, ...});
 //   call.run();  call.press("2");  call.say("siguiente");  call.hangup();
+//   call.dialEnds("busy");  // while a <Dial> rings: how the person answers
 //
 // hooks (all optional):
 //   event(e)          something happened: e.kind is say | play | tones | pause | keys |
-//                     speech | silence | ignored | unheard | hangup | end | gone, e.text
-//                     its words, keys or phrase, e.url a <Play>'s URL;
+//                     speech | silence | ignored | unheard | dial | dialed | hangup | end |
+//                     gone, e.text its words, keys, phrase, the numbers dialled (dial,
+//                     e.callerId, e.timeout) or the DialCallStatus (dialed, e.seconds when
+//                     completed),
+//                     e.url a <Play>'s URL;
 //   audio(e, state)   a <Play>'s audio is "playing", "blocked", "ended" or "stopped";
 //   done(e)           a prompt (say, play, tones, pause) is over;
 //   heard(e, inGather) a prompt starts (input given now barges in inside a <Gather>);
@@ -19,20 +23,23 @@
   class Call {
     // options: voiceUrl, settings (from the page config: keys, maxLoops, maxRequests,
     // confidence, toneSeconds, pauseSeconds), hooks, scale (multiplies every wait),
-    // pass and header (the web phone's pass), publicBase and root (move the TwiML's URLs
+    // pass and header (the web phone's pass; call.pass may be replaced while the call
+// lasts: each request sends the current one), publicBase and root (move the TwiML's URLs
     // to this page's origin), audioPath and browserAudioPath (the browser's audio copy).
     constructor(options) {
       this.options = options;
       this.settings = options.settings;
       this.hooks = options.hooks || {};
       this.scale = options.scale == null ? 1 : options.scale;
-      this.sid = "CA" + Array.from(crypto.getRandomValues(new Uint8Array(16)),
-        (b) => b.toString(16).padStart(2, "0")).join("");
+      this.sid = newSid();
       this.active = true;
       this.rules = null;       // the <Gather> listening now, or null: input is dropped
       this.keys = [];          // pressed and not yet taken
       this.speech = null;      // a phrase said to the <Gather>
       this.wake = null;        // resolves a wait when input comes or the call ends
+      this.dialing = null;     // the <Dial> ringing now, or null
+      this.dialStatus = null;  // how its person answered (dialEnds), null: not yet
+      this.pass = options.pass || "";
       this.audio = new Audio();
       this.requests = 0;
     }
@@ -68,6 +75,16 @@
       return true;
     }
 
+    // While a <Dial> rings: the person answers this way (a DialCallStatus). Returns false
+    // when nothing is being dialled or the status is not one Twilio sends.
+    dialEnds(status) {
+      if (!this.active || !this.dialing || this.dialStatus
+          || !this.settings.dialStatuses.includes(status)) return false;
+      this.dialStatus = status;
+      if (this.wake) this.wake();
+      return true;
+    }
+
     hangup() {
       if (this.active) {
         this.active = false;
@@ -78,7 +95,7 @@
     }
 
     get hasInput() {
-      return this.keys.length > 0 || this.speech !== null;
+      return this.keys.length > 0 || this.speech !== null || this.dialStatus !== null;
     }
 
     // Resolve after `ms` (scaled; null: never) or as soon as input comes / the call ends.
@@ -114,7 +131,7 @@
         CallStatus: this.requests === 1 ? "ringing" : "in-progress",
         ...params,
       });
-      const headers = this.options.pass ? { [this.options.header]: this.options.pass } : {};
+      const headers = this.pass ? { [this.options.header]: this.pass } : {};
       let target = url;
       const init = { method, headers };
       if (method === "GET") {
@@ -155,6 +172,11 @@
             break;
           case "Gather": {
             const next = await this.gather(verb, url);
+            if (next) return next;
+            break;
+          }
+          case "Dial": {
+            const next = await this.dial(verb, url);
             if (next) return next;
             break;
           }
@@ -236,6 +258,44 @@
       state(audio.ended ? "ended" : "stopped");
     }
 
+    // Ring a <Dial>'s numbers until dialEnds() says how the person answered, or its
+    // timeout passes (no-answer). Returns the action request, or null: without an action
+    // Twilio goes on with the next verb.
+    async dial(verb, url) {
+      const numbers = [];
+      for (const node of verb.childNodes) {
+        if (node.nodeType === Node.TEXT_NODE) {
+          if (node.textContent.trim()) numbers.push(node.textContent.trim());
+        } else if (node.nodeType === Node.ELEMENT_NODE) {
+          if (!this.settings.dialNouns.includes(node.tagName)) {
+            throw new Error(`cannot play <${node.tagName}> inside <Dial>`);
+          }
+          if (!node.textContent.trim()) throw new Error(`<${node.tagName}> without a number or name in <Dial>`);
+          numbers.push(node.textContent.trim());
+        }
+      }
+      if (!numbers.length) throw new Error("<Dial> without anything to dial");
+      const timeout = Number(verb.getAttribute("timeout") || this.settings.dialTimeout);
+      this.dialing = { numbers, callerId: verb.getAttribute("callerId") || null, timeout };
+      this.dialStatus = null;
+      try {
+        this.emit({ kind: "dial", text: numbers.join(", "), callerId: this.dialing.callerId, timeout });
+        await this.wait(1000 * timeout);
+        if (!this.active) return null;
+        const status = this.dialStatus || this.settings.dialStatuses[0];
+        const seconds = status === "completed" ? this.settings.dialTalkSeconds : null;
+        this.emit({ kind: "dialed", text: status, seconds });
+        const action = verb.getAttribute("action");
+        if (!action) return null;
+        const params = { DialCallStatus: status, DialCallSid: newSid() };
+        if (seconds !== null) params.DialCallDuration = String(seconds);
+        return [method(verb), this.localUrl(action, url), params];
+      } finally {
+        this.dialing = null;
+        this.dialStatus = null;
+      }
+    }
+
     async gather(verb, url) {
       const input = (verb.getAttribute("input") || "dtmf").split(/\s+/).filter(Boolean);
       const rules = {
@@ -293,6 +353,11 @@
         this.speech = null;
       }
     }
+  }
+
+  function newSid() {
+    return "CA" + Array.from(crypto.getRandomValues(new Uint8Array(16)),
+      (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
   function method(verb) {
