@@ -118,6 +118,8 @@ def page():
         "browserAudioPath": request.script_root + "/phone/audio/",
         "pass": issue_pass(current_app) if current_app.config["TWILIO_AUTH_TOKEN"] else "",
         "passUrl": request.script_root + "/phone/pass",
+        # What a caller's text message would say: a trial call's 7 shows it, sends nothing.
+        "sms": line.content.sms if line.texter else "",
         "passRefreshSeconds": pass_seconds(current_app)[1],
         "header": HEADER,
         "catalog": _catalog(line),

@@ -100,16 +100,18 @@ def signed_url(line) -> str:
 def check() -> Response | None:
     """None if the request may reach the webhooks, else a 403 response.
 
-    Records in `g.signed` whether Twilio signed it: only such requests may cost money or
-    reach a person (an SMS, a call). A request the check cannot read is refused.
+    Records in `g.signed` whether Twilio signed it, and in `g.way_in` whether another way
+    in (the web phone's pass) let it through: only Twilio's requests may cost money or reach
+    a person. A request the check cannot read is refused.
     """
-    g.signed = False
+    g.signed = g.way_in = False
     app = current_app
     line = app.extensions["ivr"]
     if line.validator is None:
         return None
     try:
         if any(way_in(request) for way_in in app.extensions[WAYS_IN]):
+            g.way_in = True
             return None
         signature = request.headers.get(SIGNATURE_HEADER)
         if not signature:

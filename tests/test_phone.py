@@ -309,10 +309,13 @@ def test_the_web_phone_shows_a_person_dialled_and_the_texts_answer(extras_server
     page.get_by_role("button", name="Llamar").click()
     page.wait_for_selector('#transcript li[data-prompt="menu_agent"]')
 
-    # 7: the web phone is no phone number and its requests are not signed by Twilio, so
-    # the line texts nobody and says so.
+    # 7: the web phone's requests are not signed by Twilio: a trial call hears what a caller
+    # would and sees the message, which is sent to nobody.
     page.keyboard.press("7")
-    page.wait_for_selector('#transcript li[data-prompt="sms_failed"]')
+    page.wait_for_selector('#transcript li[data-prompt="sms_sent"]')
+    shown = page.inner_text("#transcript li.sms")
+    assert shown.startswith("Mensaje de texto (llamada de prueba: no se envía a nadie):")
+    assert "www.alcanos.com.co" in shown and "8 Guardá el comprobante" in shown
     assert api.messages == [] and api.requests == []
 
     # 9: the line dials the person; the page says whom and offers how they answer.

@@ -41,16 +41,26 @@
     return item;
   }
 
+  // A prompt the line says; after "sent", the text message a caller would have got (a
+  // trial call's is shown here and sent to nobody).
+  function line(text, prompt) {
+    const item = log("line", text, prompt);
+    if (prompt === "sms_sent" && config.sms) {
+      log("sms", `${transcript.dataset.sms}\n${config.sms}`);
+    }
+    return item;
+  }
+
   // What the transcript shows for each thing the player reports.
   const show = {
     say(e) {
       const known = config.catalog.says[e.text];
-      return log("line", known ? known.text : e.text, known && known.prompt);
+      return line(known ? known.text : e.text, known && known.prompt);
     },
     play(e) {
       const name = new URL(e.url).pathname.split("/").pop();
       const known = config.catalog.files[name];
-      return log("line", known ? known.text : name, known && known.prompt);
+      return line(known ? known.text : name, known && known.prompt);
     },
     tones: (e) => log("tones", e.text),
     keys: (e) => log("you", e.text),
