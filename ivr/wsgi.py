@@ -5,7 +5,11 @@ the problem. Exit status 4 is gunicorn's "App failed to load": its master proces
 instead of starting new workers that would fail the same way, forever.
 """
 
+import os
 import sys
+import tempfile
+import time
+from pathlib import Path
 
 from . import create_app, logs
 from .content import ContentError
@@ -13,10 +17,51 @@ from .security import ConfigError
 
 #: gunicorn's Arbiter.APP_LOAD_ERROR: the master halts when a worker exits with it.
 APP_LOAD_ERROR = 4
+#: How long a worker's failure counts as its master's, for the other workers that fail too.
+FAILURE_SECONDS = 10
+
+
+def under_gunicorn() -> bool:
+    """True in a gunicorn worker (gunicorn's master sets SERVER_SOFTWARE for its workers)."""
+    return os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/")
+
+
+def first_failure(folder=None) -> bool:
+    """Whether this gunicorn worker is the first of its master's to fail to load the line.
+
+    Every worker loads the line and fails the same way, at about the same moment. The master
+    halts at the first APP_LOAD_ERROR it reaps and stops the others; a second APP_LOAD_ERROR
+    reaped while it stops makes gunicorn end in a traceback of its own (HaltServer). So the
+    first worker claims the failure (a marker file named after the master's pid) and says
+    it; the others leave quietly. A marker older than FAILURE_SECONDS is an earlier master's.
+    """
+    marker = Path(folder or tempfile.gettempdir()) / f"ivr-load-error-{os.getppid()}"
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        try:
+            if time.time() - marker.stat().st_mtime < FAILURE_SECONDS:
+                return False
+            os.utime(marker)  # an earlier master's with the same pid: this one is first
+        except OSError:
+            pass
+        return True
+    except OSError:  # no usable temporary folder: say it, as every worker then does
+        return True
+    os.close(fd)
+    return True
+
+
+def refuse(problem) -> None:
+    """Stop with one line naming the problem (once per gunicorn master)."""
+    if under_gunicorn() and not first_failure():
+        raise SystemExit(0)  # the master is halting on the first worker's failure
+    print(f"error: {problem}", file=sys.stderr, flush=True)
+    raise SystemExit(APP_LOAD_ERROR)
+
 
 logs.configure()
 try:
     app = create_app()
 except (ContentError, ConfigError) as e:
-    print(f"error: {e}", file=sys.stderr, flush=True)
-    raise SystemExit(APP_LOAD_ERROR) from None
+    refuse(e)
