@@ -538,11 +538,11 @@ def report(since, as_json, html_file):
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from . import ROOT, content as content_mod, report as report_mod, store
+    from . import LINE, content as content_mod, report as report_mod, store
 
     config, url = store_settings()
     try:
-        steps = content_mod.load(config.get("CONTENT") or ROOT / "content.toml").steps
+        steps = content_mod.load(config.get("CONTENT") or LINE / "content.toml").steps
     except ContentError as e:
         raise click.ClickException(str(e)) from None
     engine = open_checked(url)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from . import ROOT, agent, connect, sms
+from . import LINE, agent, connect, sms
 from .audio import AudioStore
 from .content import ContentError, load
 from .security import ConfigError
@@ -53,7 +53,7 @@ class Deployment:
     def content(self):
         """(content, None) or (None, the error)."""
         try:
-            return load(self.get("CONTENT", str(ROOT / "content.toml"))), None
+            return load(self.get("CONTENT", str(LINE / "content.toml"))), None
         except ContentError as e:
             return None, str(e)
 
@@ -157,7 +157,7 @@ def audio(d: Deployment) -> Finding:
     loaded, _ = d.content
     if loaded is None:
         return Finding(FAIL, "audio", "not checked: the content file does not load")
-    store = AudioStore(Path(d.get("AUDIO_DIR", str(ROOT / "audio"))), loaded)
+    store = AudioStore(Path(d.get("AUDIO_DIR", str(LINE / "audio"))), loaded)
     s = store.summary()
     entries = store.manifest.get("prompts", {})
     offline = [pid for pid in store.playable if entries[pid].get("engine") != "gtts"]

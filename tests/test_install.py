@@ -191,3 +191,17 @@ def test_serve_answers_with_the_shipped_audio(installed):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_doctor_and_report_find_the_shipped_line(installed):
+    # No deployment to reach here: doctor fails on that, but finds the content and audio.
+    doctor = ivr(installed, "doctor", "--url", "http://127.0.0.1:9", "--timeout", "0.5")
+    lines = doctor.stdout.splitlines()
+    assert any(line.startswith("OK") and "content.toml" in line for line in lines), doctor.stdout
+    assert not any("content" in line and line.startswith("FAIL") for line in lines), doctor.stdout
+    # The call store's default SQLite file lives beside the virtualenv, not in a checkout.
+    upgrade = ivr(installed, "db", "upgrade")
+    assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
+    report = ivr(installed, "report", "--json")
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert json.loads(report.stdout)["calls"] == 0
