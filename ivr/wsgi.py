@@ -6,6 +6,7 @@ instead of starting new workers that would fail the same way, forever.
 """
 
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -21,9 +22,12 @@ APP_LOAD_ERROR = 4
 FAILURE_SECONDS = 10
 
 
-def under_gunicorn() -> bool:
-    """True in a gunicorn worker (gunicorn's master sets SERVER_SOFTWARE for its workers)."""
-    return os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/")
+def in_gunicorn_worker() -> bool:
+    """True in a gunicorn worker: gunicorn's master sets SERVER_SOFTWARE before it forks
+    them, and a worker handles SIGTERM itself before it loads the app (a master loading the
+    app with --preload does not yet, and has no other workers to agree with)."""
+    return (os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/")
+            and callable(signal.getsignal(signal.SIGTERM)))
 
 
 def first_failure(folder=None) -> bool:
@@ -33,7 +37,9 @@ def first_failure(folder=None) -> bool:
     halts at the first APP_LOAD_ERROR it reaps and stops the others; a second APP_LOAD_ERROR
     reaped while it stops makes gunicorn end in a traceback of its own (HaltServer). So the
     first worker claims the failure (a marker file named after the master's pid) and says
-    it; the others leave quietly. A marker older than FAILURE_SECONDS is an earlier master's.
+    it; the others leave quietly. A marker older than FAILURE_SECONDS is an earlier
+    master's: should one be younger (a pid reused within seconds), the workers leave
+    quietly and are restarted until it is older, then one says it and the master stops.
     """
     marker = Path(folder or tempfile.gettempdir()) / f"ivr-load-error-{os.getppid()}"
     try:
@@ -52,16 +58,20 @@ def first_failure(folder=None) -> bool:
     return True
 
 
-def refuse(problem) -> None:
-    """Stop with one line naming the problem (once per gunicorn master)."""
-    if under_gunicorn() and not first_failure():
-        raise SystemExit(0)  # the master is halting on the first worker's failure
-    print(f"error: {problem}", file=sys.stderr, flush=True)
-    raise SystemExit(APP_LOAD_ERROR)
+def load():
+    """The line's app, or exit with one line naming the problem (once per gunicorn master).
+
+    A gunicorn worker that fails after another of its master's already did leaves quietly
+    (exit 0): the master is halting on the first one's APP_LOAD_ERROR and stops the rest.
+    """
+    try:
+        return create_app()
+    except (ContentError, ConfigError) as e:
+        if in_gunicorn_worker() and not first_failure():
+            raise SystemExit(0) from None
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        raise SystemExit(APP_LOAD_ERROR) from None
 
 
 logs.configure()
-try:
-    app = create_app()
-except (ContentError, ConfigError) as e:
-    refuse(e)
+app = load()

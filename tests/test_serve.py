@@ -204,6 +204,8 @@ ENTRY_POINTS = {
     # name: (command, run from the checkout?)
     "gunicorn ivr.wsgi:app": ([str(BIN / "gunicorn"), "-w", "3", "ivr.wsgi:app"], False),
     "gunicorn app:app": ([str(BIN / "gunicorn"), "-w", "3", "app:app"], True),
+    # The master loads the app itself: no workers are started at all.
+    "gunicorn --preload ivr.wsgi:app": ([str(BIN / "gunicorn"), "--preload", "-w", "3", "ivr.wsgi:app"], False),
     "flask --app ivr.wsgi run": ([str(BIN / "flask"), "--app", "ivr.wsgi", "run"], False),
     "flask --app app run --debug": ([str(BIN / "flask"), "--app", "app", "run", "--debug"], True),
     "ivr serve": ([str(BIN / "ivr"), "serve", "--insecure", "--workers", "3"], False),
@@ -225,7 +227,8 @@ def test_a_broken_content_file_stops_every_entry_point(entry, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "FLASK_"))}
     env.update(IVR_CONTENT=str(bad), TWILIO_AUTH_TOKEN="", PUBLIC_BASE_URL="")
     start = time.monotonic()
-    proc = subprocess.Popen(command, env=env, cwd=ROOT if in_checkout else tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(command, env=env, cwd=ROOT if in_checkout else tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         output, _ = proc.communicate(timeout=10)
     except subprocess.TimeoutExpired:
@@ -243,8 +246,10 @@ def test_a_broken_content_file_stops_every_entry_point(entry, tmp_path):
     if entry.startswith("gunicorn"):
         # The master stops instead of starting new workers forever: at most a few restarts.
         boots = output.count("Booting worker with pid")
-        assert 1 <= boots <= 2 * 3, output
-        assert "App failed to load" in output
+        if "--preload" in entry:
+            assert boots == 0, output
+        else:
+            assert 1 <= boots <= 2 * 3 and "App failed to load" in output, output
 
 
 def test_only_the_first_failing_worker_of_a_master_says_so(tmp_path):
@@ -253,3 +258,18 @@ def test_only_the_first_failing_worker_of_a_master_says_so(tmp_path):
     old = time.time() - wsgi.FAILURE_SECONDS - 1
     os.utime(marker, (old, old))  # an earlier master that had the same pid
     assert wsgi.first_failure(tmp_path) and not wsgi.first_failure(tmp_path)
+
+
+def test_a_worker_is_told_from_a_master_loading_the_app_itself(monkeypatch):
+    import signal
+
+    monkeypatch.delenv("SERVER_SOFTWARE", raising=False)
+    assert not wsgi.in_gunicorn_worker()
+    monkeypatch.setenv("SERVER_SOFTWARE", "gunicorn/27.0.1")
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a master before it starts
+    try:
+        assert not wsgi.in_gunicorn_worker()
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)  # a worker's own handler
+        assert wsgi.in_gunicorn_worker()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
