@@ -295,10 +295,10 @@ class TerminalKeypad(Keypad):
     def _speech(self, text) -> tuple[Path | None, float | None]:
         """<Say> words spoken into a WAV by the speaker, and its length; (None, None) to
         print them only."""
-        import soundfile
-
         if not (self.speaker and self.player):
             return None, None
+        import soundfile
+
         name = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
         out = Path(self._tmp.name) / f"say-{name}.wav"
         if not out.exists():
