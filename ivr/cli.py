@@ -19,29 +19,78 @@ ANONYMOUS = "anonymous"
 MAX_WORKERS = 8
 
 
-def make_app(served=True, config=None):
+def make_app(served=True, config=None, audio_warning=True):
     """The app as configured by the environment and .env (or `config`, read from them);
     a bad content file is a CLI error.
 
-    `served` False: the app only answers in-process (`ivr call`), so no webhook is exposed
-    and the warning about unauthenticated ones would only be noise.
+    `served` False: the app only answers in-process (`ivr call`, `ivr audio`), so no webhook
+    is exposed and the warning about unauthenticated ones would only be noise. What else the
+    app warns about as it starts is shown once, as a `warning:` line on stderr, not as a log
+    record; of the audio folder's problems, only one that leaves nothing to play (no folder,
+    no manifest), and only with `audio_warning` (not when the audio heard is a server's, or
+    is about to be built). The offline engine's note is for `ivr serve` and /healthz.
     """
     from . import create_app
     from .store import StoreError
 
     security_log = logging.getLogger("ivr.security")
     level = security_log.level
+    startup = StartupWarnings()
     if not served:
         security_log.setLevel(logging.ERROR)
+        startup.attach()
     try:
-        return create_app(config)
+        app = create_app(config)
     except (ContentError, ConfigError, StoreError) as e:
         raise click.ClickException(str(e)) from None
     finally:
         security_log.setLevel(level)
+        startup.detach()
+    audio = app.extensions["ivr"].audio
+    problems = audio.problems()
+    shown = problems if audio_warning and not audio.manifest else []
+    for message in startup.messages:
+        if message not in problems or message in shown:
+            click.echo(f"warning: {message}", err=True)
+    return app
 
 
-@click.group()
+class StartupWarnings(logging.Handler):
+    """Collects the warnings the line's loggers give while the app is built, each once."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+        self._logger = logging.getLogger("ivr")
+        self._propagate = self._logger.propagate
+
+    def emit(self, record):
+        message = record.getMessage()
+        if message not in self.messages:
+            self.messages.append(message)
+
+    def attach(self):
+        # Attached to the line's own logger, which Flask's app.logger is: Flask then adds no
+        # handler of its own, and nothing reaches the root logger twice.
+        self._logger.addHandler(self)
+        self._logger.propagate = False
+
+    def detach(self):
+        self._logger.removeHandler(self)
+        self._logger.propagate = self._propagate
+
+
+#: Where the line is, for `ivr --help`: not a paragraph (\b), so click keeps the lines.
+SETTINGS = """\b
+Where the line is (environment, or .env in this folder or above):
+  IVR_CONTENT     the content file (default: the line shipped with the package)
+  IVR_AUDIO_DIR   the audio folder with its manifest.json (default: the shipped one)
+Every setting is in the README; `ivr doctor` checks a deployment.
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=SETTINGS)
+@click.version_option(package_name="linea-alcanos", prog_name="ivr")
 def cli():
     """Línea Alcanos: a phone line that guides callers through paying an Alcanos bill."""
 
@@ -146,14 +195,19 @@ def call(ctx, keys, url, player, caller):
         sound, speaker = audio_commands(player)
 
     # The environment and .env, where TWILIO_AUTH_TOKEN may be; texts (key 7) go through
-    # twilio's HTTP client seam when a test hands one over.
+    # twilio's HTTP client seam when a test hands one over. With --url the server's audio
+    # is heard, so this one's folder is not worth a warning.
     from . import environment_config
 
     config = environment_config()
+    if not url:
+        # A call walked in-process is a trial, not a caller: the call store keeps none of it
+        # (no SQLite file made, nothing in the operator's report).
+        config["STORE"] = False
     http_client = _twilio_http_client(ctx)
     if http_client is not None:
         config["TWILIO_HTTP_CLIENT"] = http_client
-    app = make_app(served=False, config=config)
+    app = make_app(served=False, config=config, audio_warning=not url)
     line = app.extensions["ivr"]
     # Signed as Twilio signs, so the line answers with its signature check on.
     token = app.config["TWILIO_AUTH_TOKEN"] or None
@@ -215,7 +269,7 @@ def audio_build(engine, tld, force):
     """Make two telephone-ready WAVs per prompt, normal and slow; only what changed is remade."""
     from . import build, tts
 
-    app = make_app(served=False)
+    app = make_app(served=False, audio_warning=False)  # what is missing is what it makes
     line = app.extensions["ivr"]
     speaker = tts.GTTSEngine(tld=tld) if engine == "gtts" else tts.EspeakEngine()
     todo = build.plan(line.content, line.audio.directory, speaker, force)
@@ -518,11 +572,11 @@ def report(since, as_json, html_file):
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from . import ROOT, content as content_mod, report as report_mod, store
+    from . import LINE, content as content_mod, report as report_mod, store
 
     config, url = store_settings()
     try:
-        steps = content_mod.load(config.get("CONTENT") or ROOT / "content.toml").steps
+        steps = content_mod.load(config.get("CONTENT") or LINE / "content.toml").steps
     except ContentError as e:
         raise click.ClickException(str(e)) from None
     engine = open_checked(url)

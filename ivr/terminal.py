@@ -32,7 +32,8 @@ PLAYERS = (
     ("pw-play", ()),  # PipeWire
     ("paplay", ()),  # PulseAudio
     ("aplay", ("-q",)),  # ALSA
-    ("ffplay", ("-nodisp", "-autoexit", "-loglevel", "quiet")),
+    # Errors only: ffplay without a sound device says "audio open failed" and exits 0.
+    ("ffplay", ("-nodisp", "-autoexit", "-loglevel", "error")),
     ("play", ("-q",)),  # sox
 )
 #: Speaks <Say> words (prompts without an audio file) into a WAV file, in the voice the
@@ -49,6 +50,11 @@ ENTER = (b"\r", b"\n")
 ERASE = (b"\x7f", b"\x08")
 #: How often a wait looks at the player and the clock between keys.
 POLL = 0.05
+#: A player that exits 0 more than this many seconds, and more than half the length, before
+#: the end of the audio did not play it (no sound device): it starts and stops at once.
+EARLY = 0.5
+#: Words in a player's last line of errors that say it did not play, when the length is unknown.
+FAILED_WORDS = ("fail", "error", "cannot", "could not", "unable")
 
 
 def find_player(path=None) -> list[str] | None:
@@ -132,6 +138,11 @@ class TerminalKeypad(Keypad):
         self.show = show
         #: The last player process started (tests look at how it ended).
         self.proc = None
+        #: When it started (time.monotonic: players play in real time), the length of what
+        #: it plays (seconds, None if unknown) and where its stderr goes.
+        self._started = 0.0
+        self._length = None
+        self._errors = None
         self._saved = None
         self._tmp = None
         self._files = {}
@@ -154,6 +165,9 @@ class TerminalKeypad(Keypad):
                 # TCSAFLUSH drops keys typed after the call, so they do not reach the shell.
                 termios.tcsetattr(self.fd, termios.TCSAFLUSH, self._saved)
                 self._saved = None
+            if self._errors is not None:
+                self._errors.close()
+                self._errors = None
             self._tmp.cleanup()
 
     # -- Keypad ----------------------------------------------------------------------
@@ -163,13 +177,13 @@ class TerminalKeypad(Keypad):
             return self._wait(float(event.text), None, barge_in)
         if event.kind == "tones":
             return self._wait(_tones_seconds(event.text), None, barge_in)
-        seconds, path = len(event.text) / SAY_CHARS_PER_SECOND, None
+        seconds, path, length = len(event.text) / SAY_CHARS_PER_SECOND, None, None
         if event.kind == "play" and event.audio is not None:
             path, length = self._audio_file(event.url or "", event.audio)
             seconds = length if length is not None else seconds
         elif event.kind == "say":
-            path = self._speech(event.text)
-        return self._wait(seconds, path, barge_in)
+            path, length = self._speech(event.text)
+        return self._wait(seconds, path, barge_in, length)
 
     def key(self, gather: Gather) -> str | None:
         """The next key within the <Gather>'s timeout, in real (scaled) time."""
@@ -182,14 +196,14 @@ class TerminalKeypad(Keypad):
         return None
 
     # -- waiting for keys --------------------------------------------------------------
-    def _wait(self, seconds, path, barge_in) -> str:
+    def _wait(self, seconds, path, barge_in, length=None) -> str:
         """Play `path` (or wait `seconds`) unless a key comes first; '' when none did.
 
         Keys outside a <Gather> are read and dropped, as Twilio drops them; q hangs up
-        everywhere.
+        everywhere. `length`: how long `path` plays, when known.
         """
         deadline = self.clock() + seconds * self.scale
-        proc = self._start(path) if path else None
+        proc = self._start(path, length) if path else None
         try:
             while True:
                 if proc is not None and proc.poll() is not None:
@@ -286,10 +300,13 @@ class TerminalKeypad(Keypad):
         path, seconds = self._files[url]
         return (path if self.player else None), seconds
 
-    def _speech(self, text) -> Path | None:
-        """<Say> words spoken into a WAV by the speaker, or None to print them only."""
+    def _speech(self, text) -> tuple[Path | None, float | None]:
+        """<Say> words spoken into a WAV by the speaker, and its length; (None, None) to
+        print them only."""
         if not (self.speaker and self.player):
-            return None
+            return None, None
+        import soundfile
+
         name = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
         out = Path(self._tmp.name) / f"say-{name}.wav"
         if not out.exists():
@@ -307,33 +324,63 @@ class TerminalKeypad(Keypad):
             if not ok:
                 self.warn(f"{Path(self.speaker[0]).name} could not speak: <Say> prompts are text only from here")
                 self.speaker = None
-                return None
-        return out
+                return None, None
+        try:
+            return out, soundfile.info(str(out)).duration
+        except soundfile.LibsndfileError:
+            return out, None
 
-    def _start(self, path):
+    def _start(self, path, length=None):
         if not self.player:
             return None
+        if self._errors is not None:
+            self._errors.close()
+        # A file, not a pipe: a player that writes much never blocks on it.
+        self._errors = tempfile.TemporaryFile(dir=self._tmp.name)
         try:
             # The player must not read the terminal: the keys are the caller's.
             self.proc = subprocess.Popen(
                 [*self.player, str(path)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._errors,
             )
         except OSError as e:
             self.warn(f"cannot run {self.player[0]} ({e.strerror}): text only from here")
             self.player = None
             return None
+        self._started, self._length = time.monotonic(), length
         return self.proc
 
     def _failed(self, proc) -> bool:
-        """True (and text only from here) if the player ended in an error of its own."""
+        """True (and text only from here) if the player ended without playing: an error
+        exit, or exit 0 long before the end of the audio (ffplay without a sound device
+        says "audio open failed" and exits 0 at once), or, when the length is unknown, exit
+        0 with an error message."""
         # A negative code is a signal: Ctrl-C reached the player too, not a player fault.
-        if proc.returncode > 0 and self.player:
-            self.warn(
-                f"{Path(self.player[0]).name} could not play (exit {proc.returncode}): text only from here"
-            )
-            self.player = None
-        return proc.returncode > 0
+        if proc.returncode < 0 or not self.player:
+            return False
+        said = self._said()
+        if proc.returncode > 0:
+            why = f"exit {proc.returncode}" + (f": {said}" if said else "")
+        else:
+            played, length = time.monotonic() - self._started, self._length
+            if length is not None:
+                if not (played < length / 2 and length - played > EARLY):
+                    return False
+                why = said or f"it stopped after {played:.1f} s of {length:.1f} s"
+            elif any(word in said.lower() for word in FAILED_WORDS):
+                why = said
+            else:
+                return False
+        self.warn(f"{Path(self.player[0]).name} could not play ({why}): text only from here")
+        self.player = None
+        return True
+
+    def _said(self) -> str:
+        """The last line the player wrote on stderr, shortened, or ''."""
+        self._errors.seek(0)
+        lines = self._errors.read().decode("utf-8", "replace").split("\n")
+        last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+        return last if len(last) <= 120 else last[:117] + "..."
 
     @staticmethod
     def _stop(proc):

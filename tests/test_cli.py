@@ -22,13 +22,71 @@ def ivr(*args):
     return CliRunner().invoke(cli, list(args))
 
 
+# -- the group: help, version, where the line is -------------------------------------------
+
+
+def test_h_is_help_and_help_says_where_the_line_is():
+    short, long = ivr("-h"), ivr("--help")
+    assert short.exit_code == long.exit_code == 0
+    assert short.output == long.output
+    assert long.output.startswith("Usage: ") and "Commands:" in long.output
+    settings = long.output[long.output.index("Where the line is"):].splitlines()
+    # Kept as lines (not rewrapped into a paragraph), one setting each.
+    assert [line.split()[0] for line in settings[1:3]] == ["IVR_CONTENT", "IVR_AUDIO_DIR"]
+    assert ".env" in settings[0]
+    assert ivr("audio", "check", "-h").output == ivr("audio", "check", "--help").output
+
+
+def test_version_is_the_distributions():
+    from importlib.metadata import version
+
+    result = ivr("--version")
+    assert result.exit_code == 0
+    assert result.output == f"ivr, version {version('linea-alcanos')}\n"
+
+
+def test_a_missing_content_file_names_the_setting(monkeypatch, tmp_path):
+    monkeypatch.setenv("IVR_CONTENT", str(tmp_path / "nope.toml"))
+    for args in (["call", "--keys", "1"], ["audio", "check"]):
+        result = ivr(*args)
+        assert result.exit_code == 1
+        assert result.output.startswith(f"Error: {tmp_path / 'nope.toml'}: no such file")
+        assert "IVR_CONTENT" in result.output and result.output.count("\n") == 1
+
+
+@pytest.mark.parametrize("folder, problem", [
+    ("nowhere", "does not exist: every prompt is spoken with <Say>"),
+    ("empty", "has no usable manifest.json: every prompt is spoken with <Say>"),
+])
+@pytest.mark.parametrize("args", [["call", "--keys", "1,-"], ["audio", "check"]])
+def test_a_wrong_audio_folder_is_one_warning(monkeypatch, tmp_path, folder, problem, args):
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("IVR_AUDIO_DIR", str(tmp_path / folder))
+    result = ivr(*args)
+    warnings = [line for line in result.output.splitlines() if "IVR_AUDIO_DIR" in line]
+    assert warnings == [f"warning: audio folder {tmp_path / folder} (IVR_AUDIO_DIR) {problem}"
+                        + (" (build it with `ivr audio build`)" if folder == "empty" else "")]
+    assert result.output.startswith("warning: ")  # before the transcript or the list
+    assert "Traceback" not in result.output
+
+
+def test_the_shipped_audio_gives_no_warning_to_a_call():
+    # The offline engine's note is for `ivr serve` and /healthz, not for trying the line.
+    result = ivr("call", "--keys", "1,-")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("LINE  [welcome]") and "warning" not in result.output
+
+
 @pytest.mark.parametrize("token", ["", "a-token"])
 def test_scripted_call_prints_the_transcript(monkeypatch, no_audio, token, caplog):
     monkeypatch.setenv("IVR_AUDIO_DIR", str(no_audio))
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", token)  # with a token, the call is signed
     result = ivr("call", "--keys", "2,5,-")
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    warning, *lines = result.output.splitlines()
+    # An audio folder without a manifest: said once, then every prompt is <Say>.
+    assert warning == (f"warning: audio folder {no_audio} (IVR_AUDIO_DIR) has no usable manifest.json:"
+                       " every prompt is spoken with <Say> (build it with `ivr audio build`)")
     assert lines[0].startswith("LINE  [welcome] Hola")
     assert "KEYS  2" in lines
     assert any(l.startswith("LINE  [paso_5] Paso cinco.") for l in lines)
@@ -279,7 +337,7 @@ def test_with_twilios_real_api_the_call_comes_from_a_withheld_number(extras, mon
     monkeypatch.setattr("ivr.sms.Texter.send", lambda self, to, body: sent.append(to))
     result = ivr("call", "--keys", "7,9")
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    lines = [l for l in result.output.splitlines() if not l.startswith("warning: audio folder")]
     assert lines[0].startswith("NOTE  texts (7) are on: this call comes from a withheld number")
     assert any(l.startswith("LINE  [sms_not_mobile]") for l in lines) and sent == []
     assert "DIAL  +576015555555" in lines  # no caller id to show the person

@@ -5,13 +5,14 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
 from click.testing import CliRunner
 from flask import Flask
 
-from ivr import cli as cli_mod
+from ivr import ROOT, cli as cli_mod, wsgi
 from ivr.player import Call, HttpTransport, ScriptedKeypad
 from ivr.ports import free_port
 
@@ -189,3 +190,90 @@ def test_serve_takes_a_signed_call_refuses_others_and_logs_it_masked(serve):
     # gunicorn's own lines (with its process ids) share the line's logging set-up.
     assert "Booting worker with pid" in text
     assert "Logging error" not in text and "Traceback" not in text
+
+
+# -- a broken content file stops every entry point ------------------------------------------
+
+BIN = Path(sys.executable).parent
+
+
+def _gunicorn_flags():
+    """Flags that keep a test's gunicorn to itself: no control socket in ~/.gunicorn (25+)."""
+    from gunicorn.config import Config
+
+    return ["--no-control-socket"] if "control_socket_disable" in Config().settings else []
+
+
+ENTRY_POINTS = {
+    # name: (command, run from the checkout?)
+    "gunicorn ivr.wsgi:app": ([str(BIN / "gunicorn"), "-w", "3", "ivr.wsgi:app"], False),
+    "gunicorn app:app": ([str(BIN / "gunicorn"), "-w", "3", "app:app"], True),
+    # The master loads the app itself: no workers are started at all.
+    "gunicorn --preload ivr.wsgi:app": ([str(BIN / "gunicorn"), "--preload", "-w", "3", "ivr.wsgi:app"], False),
+    "flask --app ivr.wsgi run": ([str(BIN / "flask"), "--app", "ivr.wsgi", "run"], False),
+    "flask --app app run --debug": ([str(BIN / "flask"), "--app", "app", "run", "--debug"], True),
+    "ivr serve": ([str(BIN / "ivr"), "serve", "--insecure", "--workers", "3"], False),
+}
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_a_broken_content_file_stops_every_entry_point(entry, tmp_path):
+    command, in_checkout = ENTRY_POINTS[entry]
+    port = str(free_port())
+    if command[0].endswith("gunicorn"):
+        command = [*command[:1], "-b", f"127.0.0.1:{port}", *_gunicorn_flags(), *command[1:]]
+    elif command[0].endswith("flask"):
+        command = [*command, "--port", port]
+    else:
+        command = [*command, "--host", "127.0.0.1", "--port", port]
+    bad = tmp_path / "content.toml"
+    bad.write_text("[prompts.welcome]\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "FLASK_"))}
+    env.update(IVR_CONTENT=str(bad), TWILIO_AUTH_TOKEN="", PUBLIC_BASE_URL="")
+    start = time.monotonic()
+    proc = subprocess.Popen(command, env=env, cwd=ROOT if in_checkout else tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output, _ = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        output, _ = proc.communicate()
+        pytest.fail(f"{entry} still running after 10 s:\n{output[-3000:]}")
+    took = time.monotonic() - start
+    problem = f"{bad}: prompt 'welcome' has no `text`"
+    errors = [line for line in output.splitlines() if problem in line]
+    # One line naming the file and the problem, however many workers; no traceback.
+    assert errors == [f"Error: {problem}" if entry == "ivr serve" else f"error: {problem}"], output
+    assert "Traceback" not in output, output
+    assert proc.returncode == (1 if entry == "ivr serve" else wsgi.APP_LOAD_ERROR), output
+    assert took < 10
+    if entry.startswith("gunicorn"):
+        # The master stops instead of starting new workers forever: at most a few restarts.
+        boots = output.count("Booting worker with pid")
+        if "--preload" in entry:
+            assert boots == 0, output
+        else:
+            assert 1 <= boots <= 2 * 3 and "App failed to load" in output, output
+
+
+def test_only_the_first_failing_worker_of_a_master_says_so(tmp_path):
+    assert wsgi.first_failure(tmp_path) and not wsgi.first_failure(tmp_path)
+    marker = tmp_path / f"ivr-load-error-{os.getppid()}"
+    old = time.time() - wsgi.FAILURE_SECONDS - 1
+    os.utime(marker, (old, old))  # an earlier master that had the same pid
+    assert wsgi.first_failure(tmp_path) and not wsgi.first_failure(tmp_path)
+
+
+def test_a_worker_is_told_from_a_master_loading_the_app_itself(monkeypatch):
+    import signal
+
+    monkeypatch.delenv("SERVER_SOFTWARE", raising=False)
+    assert not wsgi.in_gunicorn_worker()
+    monkeypatch.setenv("SERVER_SOFTWARE", "gunicorn/27.0.1")
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a master before it starts
+    try:
+        assert not wsgi.in_gunicorn_worker()
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)  # a worker's own handler
+        assert wsgi.in_gunicorn_worker()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

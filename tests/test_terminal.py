@@ -285,6 +285,63 @@ def test_a_failing_player_gives_one_note_then_text_only(term):
     assert keypad.player is None
 
 
+#: A player without a sound device, as ffplay is there: it says so on stderr and exits 0 at once.
+SILENT_PLAYER = """#!/bin/sh
+echo "$@" >> "${0%/*}/started"  # (no dirname: PATH may hold only this folder)
+echo "[ffplay] No more combinations to try, audio open failed" >&2
+exit 0
+"""
+
+
+@pytest.fixture
+def silent_player(tmp_path):
+    """(a folder holding an `ffplay` that exits 0 without playing, the file that counts its runs)."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "ffplay").write_text(SILENT_PLAYER, encoding="utf-8")
+    (folder / "ffplay").chmod(0o755)
+    return folder, folder / "started"
+
+
+def test_a_player_that_exits_0_without_playing_gives_one_note_then_text_only(term, silent_player):
+    _, slave = term
+    folder, started = silent_player
+    notes = []
+    two_seconds = play_event(ulaw_wav(b"\xff" * 16000))
+    with TerminalKeypad(slave, player=find_player(str(folder)), scale=0.2, warn=notes.append) as keypad:
+        start = time.monotonic()
+        assert keypad.heard(two_seconds, barge_in=True) == ""
+        first = time.monotonic() - start
+        start = time.monotonic()
+        keypad.heard(two_seconds, barge_in=True)
+        second = time.monotonic() - start
+    assert notes == ["ffplay could not play ([ffplay] No more combinations to try, audio open failed):"
+                     " text only from here"]
+    assert keypad.player is None and len(started.read_text().splitlines()) == 1
+    # The prompt still takes as long as its audio (2 s, scaled), not the player's instant.
+    assert 0.39 <= first < 1.0 and 0.39 <= second < 1.0
+
+
+def test_a_player_that_ends_early_in_silence_is_failed_too(term, tmp_path):
+    _, slave = term
+    quiet = [sys.executable, "-c", "pass"]  # exits 0 at once, says nothing
+    notes = []
+    with TerminalKeypad(slave, player=quiet, scale=0.05, warn=notes.append) as keypad:
+        keypad.heard(play_event(ulaw_wav(b"\xff" * 16000)), barge_in=True)
+    assert len(notes) == 1 and notes[0].startswith(f"{Path(sys.executable).name} could not play (it stopped after 0.")
+    assert notes[0].endswith(" s of 2.0 s): text only from here")
+
+
+def test_a_player_that_plays_to_the_end_is_not_failed(term, player):
+    _, slave = term
+    command, kept = player(0.1)  # plays "0.1 s" of a 0.1 s file, as a working player does
+    notes = []
+    with TerminalKeypad(slave, player=command, warn=notes.append) as keypad:
+        keypad.heard(play_event(), barge_in=True)
+        keypad.heard(play_event(), barge_in=True)
+    assert notes == [] and keypad.player is not None and len(played(kept)) == 2
+
+
 def test_say_is_spoken_by_the_speaker_and_played(term, player, tmp_path):
     _, slave = term
     command, kept = player(0)
@@ -325,7 +382,8 @@ def test_the_first_player_on_path_is_used_and_said(tmp_path):
     assert player == [str(tmp_path / "bin" / "aplay"), "-q"]
     assert describe(player, speaker) == "audio player: aplay; prompts without audio spoken by espeak-ng (es-419)"
     ffplay = find_player(executables(tmp_path / "bin2", "ffplay"))
-    assert ffplay[1:] == ["-nodisp", "-autoexit", "-loglevel", "quiet"]
+    # Its errors are kept (not shown): "audio open failed" is how it says it did not play.
+    assert ffplay[1:] == ["-nodisp", "-autoexit", "-loglevel", "error"]
 
 
 def test_no_player_on_path_means_text_only(tmp_path):
@@ -381,6 +439,28 @@ def test_a_call_in_a_terminal_barges_in_and_hangs_up_with_q(tmp_path, welcome_au
     assert child.exitstatus == 0
     with wave.open(str(played(kept)[0])) as w:  # the welcome, fetched in-process, as PCM
         assert (w.getsampwidth(), w.getnframes()) == (2, 4000)
+
+
+def test_ivr_call_with_a_player_that_cannot_play_notes_it_once(tmp_path, silent_player):
+    folder, started = silent_player
+    # The shipped audio; on PATH only the silent ffplay and the venv (no espeak-ng).
+    child = spawn_ivr(tmp_path, PATH=f"{folder}{os.pathsep}{Path(sys.executable).parent}")
+    try:
+        child.expect("Audio player: ffplay")
+        child.expect(r"LINE  \[welcome\] Hola")
+        child.expect("NOTE  ffplay could not play \\(\\[ffplay\\] No more combinations to try, audio open"
+                     " failed\\): text only from here")
+        child.send("1")  # in the menu's <Gather>, which the welcome starts
+        child.expect(r"LINE  \[paso_1\] Paso uno")
+        child.send("q")
+        child.expect("END   the caller hung up")
+        child.expect(pexpect.EOF)
+        transcript = child.before
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    assert "NOTE" not in transcript  # once only: the later prompts are text only
+    assert len(started.read_text().splitlines()) == 1
 
 
 def test_ctrl_c_hangs_up_cleanly_and_no_player_means_text_only(tmp_path, no_audio):
