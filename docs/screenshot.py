@@ -13,7 +13,7 @@ from ivr import create_app
 
 OUT = Path(__file__).with_name("web-phone.png")
 
-app = create_app({"TWILIO_AUTH_TOKEN": "screenshot-token", "WEB_PHONE": True})
+app = create_app({"TWILIO_AUTH_TOKEN": "screenshot-token", "WEB_PHONE": True, "STORE": False})
 server = make_server("127.0.0.1", 0, app, threaded=True)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 with sync_playwright() as p:

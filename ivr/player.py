@@ -18,15 +18,16 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from twilio.request_validator import RequestValidator
 
+# What a <Gather> may end on, and the keys a caller can press at all, in the order of a
+# phone's keypad: the web phone lays its keypad out from them (`settings()`).
+from .flow import KEYS
+
 #: Twilio's own cap on a call's TwiML fetches is far higher; a line that needs this many
 #: turns without the caller doing anything is looping.
 MAX_REQUESTS = 200
 #: loop="0" means "until the call ends" to Twilio (up to 1000 times for <Say>); a demo
 #: or a test only needs to see that it repeats.
 MAX_LOOPS = 10
-#: What a <Gather> may end on, and the keys a caller can press at all, in the order of a
-#: phone's keypad (rows of three): the web phone lays its keypad out from here (`settings()`).
-KEYS = "123456789*0#"
 #: The Confidence sent with a phrase when the caller does not give one: Twilio sends a
 #: score between 0.0 and 1.0 with every SpeechResult; a clear phrase scores about this.
 CONFIDENCE = 0.92
