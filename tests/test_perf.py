@@ -4,9 +4,7 @@ import subprocess
 import sys
 import textwrap
 
-from ivr import store as store_mod
-
-from ivr import ROOT, create_app
+from ivr import ROOT, create_app, store as store_mod
 
 
 def test_the_schema_revision_a_worker_expects_is_alembics_head():
