@@ -3,9 +3,10 @@ whether every request made under load is recorded once.
 
     .venv/bin/python bench/store_bench.py --rounds 3 --duration 5 --connections 200
 
-Three servers under the same gunicorn settings (bench/bench.py's): the line with the store
-off, and the line recording each webhook (bench/recording.py) into a SQLite file and into a
-throwaway PostgreSQL server (Debian's binaries, as the tests start it). wrk drives them with
+Three servers under the same gunicorn settings (bench/bench.py's), each the line as
+production runs it (`app:app`, signatures on, PUBLIC_BASE_URL, one log line per webhook):
+with the store off (IVR_STORE=0), and with its webhooks recording every turn into a SQLite
+file and into a throwaway PostgreSQL server (Debian's binaries, as the tests start it). wrk drives them with
 the same signed step requests, in rounds that run the three back to back; then the servers
 stop (flushing their queues) and the rows in each store are counted against the requests
 wrk completed.
@@ -25,7 +26,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import sqlalchemy as sa  # noqa: E402
 
-from bench.bench import TOKEN, free_port, start, step_requests, stop, summarize, wrk, write_lua  # noqa: E402
+from bench.bench import SECRET, TOKEN, free_port, start, step_requests, stop, summarize, wrk, write_lua  # noqa: E402
 from ivr import store as store_mod  # noqa: E402
 
 
@@ -64,11 +65,13 @@ def main():
             public = "http://127.0.0.1:1"
             requests = step_requests(1)
             write_lua(tmp / "steps.lua", "POST", requests)
-            base_env = {"TWILIO_AUTH_TOKEN": TOKEN, "IVR_WEB_PHONE": "0", "PUBLIC_BASE_URL": public}
+            base_env = {"TWILIO_AUTH_TOKEN": TOKEN, "IVR_WEB_PHONE": "0", "PUBLIC_BASE_URL": public,
+                        "IVR_SECRET_KEY": SECRET}
             servers = {}
             for name, port in ports.items():
-                env = dict(base_env, DATABASE_URL=urls.get(name, ""))
-                servers[name] = start("bench.recording:app", port, args.workers, env, tmp / f"{name}.log")
+                env = (dict(base_env, DATABASE_URL=urls[name]) if name in urls
+                       else dict(base_env, IVR_STORE="0"))
+                servers[name] = start("app:app", port, args.workers, env, tmp / f"{name}.log")
             runs = {name: [] for name in ports}
             try:
                 for name, port in ports.items():  # warm up
