@@ -1,6 +1,7 @@
 """Instructions per signed step webhook, line and constant view: a repeatable yardstick.
 
     .venv/bin/python bench/instructions.py          # needs valgrind (apt-get install valgrind)
+    .venv/bin/python bench/instructions.py line     # only some of APPS
 
 The line runs with its call store on (a SQLite file in a temporary folder, the writer
 flushed before the count ends, so its work is counted) and off, against a floor and the
@@ -87,10 +88,15 @@ def main():
         return child(sys.argv[2], int(sys.argv[3]))
     if not shutil.which("valgrind"):
         raise SystemExit("valgrind is not installed (Debian/Ubuntu: apt-get install valgrind)")
-    per = {w: (count(w, N) - count(w, 0)) / N for w in APPS}
+    which = [a for a in sys.argv[1:] if a in APPS] or APPS  # e.g. `instructions.py line`
+    unknown = [a for a in sys.argv[1:] if a not in APPS]
+    if unknown:
+        raise SystemExit(f"unknown app {unknown[0]!r}: choose among {', '.join(APPS)}")
+    per = {w: (count(w, N) - count(w, 0)) / N for w in which}
     for w, v in per.items():
-        print(f"{w:14} {v / 1000:7.0f}k instructions per request "
-              f"({v / per['constant']:.2f}× constant, {v / per['floor']:.2f}× floor)")
+        ratios = ", ".join(f"{v / per[base]:.2f}× {base}" for base in ("constant", "floor")
+                           if base in per and base != w)
+        print(f"{w:14} {v / 1000:7.0f}k instructions per request" + (f" ({ratios})" if ratios else ""))
 
 
 if __name__ == "__main__":
