@@ -1,9 +1,10 @@
 """Where a step webhook's time goes: the WSGI app called in-process, under cProfile.
 
-    .venv/bin/python bench/hotspots.py [--top 30]
+    .venv/bin/python bench/hotspots.py [--top 30] [--store off]
 
 Prints microseconds per request for the line (signed, signature checked, webhook logged
-to a file as in production) and for bench/constant.py's view, then the line's profile.
+to a file, the call store on in a temporary SQLite file: as in production) and for
+bench/constant.py's view, then the line's profile.
 """
 
 import argparse

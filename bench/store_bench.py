@@ -26,7 +26,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import sqlalchemy as sa  # noqa: E402
 
-from bench.bench import SECRET, TOKEN, free_port, start, step_requests, stop, summarize, wrk, write_lua  # noqa: E402
+from bench.bench import (  # noqa: E402
+    SECRET, TOKEN, free_port, start, step_requests, stop, summarize, worker_rss_kib, wrk, write_lua)
 from ivr import store as store_mod  # noqa: E402
 
 
@@ -83,6 +84,8 @@ def main():
                 for r in range(args.rounds):
                     for name in order[r % 3:] + order[:r % 3]:
                         runs[name].append(wrk(ports[name], tmp / "steps.lua", args, servers[name]))
+                memory = {name: statistics.mean(worker_rss_kib(proc)) / 1024
+                          for name, proc in servers.items()}
             finally:
                 for proc in servers.values():
                     stop(proc)
@@ -94,10 +97,11 @@ def main():
     results = {name: summarize(v) for name, v in runs.items()}
     print(f"gunicorn -w {args.workers} (sync) · wrk -t{args.threads} -c{args.connections} "
           f"-d{args.duration}s × {args.rounds} rounds, the three servers back to back")
-    print(f"{'store':12}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'CPU µs/req':>12}")
+    print(f"{'store':12}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'CPU µs/req':>12}"
+          f"{'MiB/worker':>12}")
     for name, r in results.items():
         print(f"{name:12}{r['rps']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['errors']:>8}"
-              f"{r['cpu_us']:>12.0f}")
+              f"{r['cpu_us']:>12.0f}{memory[name]:>12.1f}")
     failed = any(r["errors"] for r in results.values())
     for name in ("sqlite", "postgresql"):
         ratio = statistics.median(a["rps"] / b["rps"] for a, b in zip(runs[name], runs["off"]))
