@@ -209,7 +209,7 @@ def move_in_time(engine, rng, starts: dict) -> None:
 
 
 def simulate(database_url: str, days: int = 1, calls: int = 300, seed: int = 13,
-             end: date | None = None) -> dict:
+             end: date | datetime | None = None) -> dict:
     """Place `days` days of about `calls` calls a day (fewer at the weekend), the last on
     `end` (default today, in Bogotá), through the real app into the store at `database_url`
     (migrated here). Returns what was placed and what the store holds."""
@@ -218,6 +218,8 @@ def simulate(database_url: str, days: int = 1, calls: int = 300, seed: int = 13,
     app = line_app(database_url)
     line = app.extensions["ivr"]
     end = end or datetime.now(TZ).date()
+    if isinstance(end, datetime):
+        end = end.astimezone(TZ).date()
     planned = []
     for d in range(days - 1, -1, -1):
         day = end - timedelta(days=d)
