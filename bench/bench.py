@@ -2,11 +2,15 @@
 
     .venv/bin/python bench/bench.py            # needs wrk (apt-get install wrk)
 
-Serves (a) the line (`app:app`, signature validation on) and (b) bench/constant.py (a bare
-Flask view returning a constant TwiML document of the same size) with the same gunicorn
-settings, drives both with wrk using the same signed requests, alternating rounds so that
-machine noise hits both, and prints requests/s, p50/p99 latency, errors, the ratio
-line/constant for step pages and for the audio route, and resident memory per worker.
+Serves (a) the line as production runs it (`app:app`: signature checks on, PUBLIC_BASE_URL,
+one log line per webhook, the call store on: a migrated SQLite file, IVR_SECRET_KEY set),
+(b) bench/constant.py (a bare Flask view returning a constant TwiML document of the same
+size) and (c) bench/floor.py (a bare view that reads the form, checks one signature and
+logs one line) with the same gunicorn settings, drives them with wrk using the same signed
+requests, in rounds that run them back to back so that machine noise hits all, and prints
+requests/s, p50/p99 latency, errors, the ratios to the constant view for step pages and
+for the audio route, resident memory per worker, and the turns the store recorded against
+the requests wrk completed.
 """
 
 import argparse
@@ -23,12 +27,14 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+import sqlalchemy as sa
 from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from ivr.ports import free_port  # noqa: E402  (after the path is set)
 TOKEN = "bench-auth-token"
+SECRET = "bench-secret-key"
 
 LUA = """
 local requests = {}
@@ -158,6 +164,17 @@ def summarize(runs: list[dict]) -> dict:
     }
 
 
+def turns_in(database: str) -> int:
+    """The turns in the call store at `database`."""
+    from ivr import store as store_mod
+
+    engine = store_mod.create_engine(database)
+    with engine.connect() as c:
+        n = c.execute(sa.select(sa.func.count()).select_from(store_mod.turns)).scalar_one()
+    engine.dispose()
+    return n
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -169,10 +186,10 @@ def main():
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (Debian/Ubuntu: apt-get install wrk)")
 
-    from ivr import create_app
+    from ivr import create_app, store as store_mod
 
-    line = create_app({"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "WEB_PHONE": False}
-                      ).extensions["ivr"]
+    line = create_app({"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "WEB_PHONE": False,
+                       "STORE": False}).extensions["ivr"]
     audio_name = line.audio.file_for("paso_3")
     if not audio_name:
         raise SystemExit("no current audio for paso_3: run `ivr audio build --engine espeak`")
@@ -189,35 +206,50 @@ def main():
         write_lua(tmp / "const.lua", "POST", [(t, p, {}) for t, p, _ in requests])
         write_lua(tmp / "audio.lua", "GET", [(f"/audio/{audio_name}", {}, {})])
 
-        # As in production: signatures checked against the configured public base URL.
-        env_app = {"TWILIO_AUTH_TOKEN": TOKEN, "IVR_WEB_PHONE": "0", "PUBLIC_BASE_URL": public}
+        # As in production: signatures checked against the configured public base URL, and
+        # every turn recorded in the call store (here a SQLite file, migrated first).
+        database = f"sqlite:///{tmp / 'ivr.sqlite3'}"
+        store_mod.upgrade(database)
+        env_app = {"TWILIO_AUTH_TOKEN": TOKEN, "IVR_WEB_PHONE": "0", "PUBLIC_BASE_URL": public,
+                   "IVR_SECRET_KEY": SECRET, "DATABASE_URL": database}
         env_const = {"BENCH_TWIML": str(tmp / "twiml.xml"),
                      "BENCH_AUDIO": str(line.audio.directory / audio_name)}
+        env_floor = {"BENCH_TWIML": str(tmp / "twiml.xml"), "TWILIO_AUTH_TOKEN": TOKEN,
+                     "PUBLIC_BASE_URL": public}
+        floor_port = free_port()
         servers = {
             "line": start("app:app", app_port, args.workers, env_app, tmp / "line.log"),
             "constant": start("bench.constant:app", const_port, args.workers, env_const,
                               tmp / "constant.log"),
+            "floor": start("bench.floor:app", floor_port, args.workers, env_floor,
+                           tmp / "floor.log"),
         }
+        steps = [("line", app_port, "app.lua"), ("floor", floor_port, "app.lua"),
+                 ("constant", const_port, "const.lua")]
         try:
-            # Warm up both (imports, first-request caches) before measuring.
-            for name, port in (("line", app_port), ("constant", const_port)):
-                subprocess.run(["wrk", "-t1", "-c2", "-d1s", "-s",
-                                str(tmp / ("app.lua" if name == "line" else "const.lua")),
+            # Warm up all three (imports, first-request work) before measuring.
+            for name, port, script in steps:
+                subprocess.run(["wrk", "-t1", "-c2", "-d1s", "-s", str(tmp / script),
                                 f"http://127.0.0.1:{port}"], capture_output=True, check=True)
-            runs = {k: [] for k in ("line steps", "constant steps", "line audio", "constant audio")}
+            time.sleep(1)  # the line's writers (every 0.5 s) have written the warm-up
+            before = turns_in(database)
+            runs = {k: [] for k in ("line steps", "floor steps", "constant steps", "line audio",
+                                    "constant audio")}
             for r in range(args.rounds):
-                # Each round runs both servers back to back, first one then the other in turn,
-                # so a slow moment of the machine falls on both.
-                pairs = [("line", app_port, "app.lua"), ("constant", const_port, "const.lua")]
-                for name, port, script in pairs if r % 2 == 0 else pairs[::-1]:
+                # Each round runs the servers back to back, in an order that turns round by
+                # round, so a slow moment of the machine falls on all.
+                for name, port, script in steps[r % 3:] + steps[:r % 3]:
                     runs[f"{name} steps"].append(wrk(port, tmp / script, args, servers[name]))
+                pairs = steps[::2]
                 for name, port, _ in pairs if r % 2 == 0 else pairs[::-1]:
                     runs[f"{name} audio"].append(
                         wrk(port, tmp / "audio.lua", args, servers[name]))
             memory = {name: worker_rss_kib(proc) for name, proc in servers.items()}
         finally:
             for proc in servers.values():
-                stop(proc)
+                stop(proc)  # the line's workers write what they still have queued
+        recorded = turns_in(database) - before
+        lost = "dropped" in (tmp / "line.log").read_text(errors="replace")
 
     results = {k: summarize(v) for k, v in runs.items()}
     print(f"gunicorn -w {args.workers} (sync) · wrk -t{args.threads} -c{args.connections} "
@@ -229,19 +261,28 @@ def main():
     # The ratio of each round's pair, then their median: pairs ran seconds apart.
     steps = statistics.median(
         a["rps"] / b["rps"] for a, b in zip(runs["line steps"], runs["constant steps"]))
+    floor = statistics.median(
+        a["rps"] / b["rps"] for a, b in zip(runs["floor steps"], runs["constant steps"]))
     audio = statistics.median(
         a["rps"] / b["rps"] for a, b in zip(runs["line audio"], runs["constant audio"]))
     print(f"ratio line/constant (median of rounds): steps {steps:.2f}× (target ≥ 0.80), "
-          f"audio {audio:.2f}×")
+          f"audio {audio:.2f}×; the floor view: {floor:.2f}×")
     print("  steps, per round: " + " ".join(
         f"{a['rps'] / b['rps']:.2f}" for a, b in zip(runs["line steps"], runs["constant steps"])))
     cpu = results["constant steps"]["cpu_us"] / results["line steps"]["cpu_us"]
-    print(f"server CPU per step request, constant/line: {cpu:.2f}×")
+    cpu_floor = results["constant steps"]["cpu_us"] / results["floor steps"]["cpu_us"]
+    print(f"server CPU per step request, constant/line: {cpu:.2f}×, constant/floor: {cpu_floor:.2f}×")
+    made = results["line steps"]["requests"]
+    in_flight = args.connections * args.rounds
+    print(f"call store: {recorded} turns recorded for the {made} step requests wrk completed "
+          f"(+{recorded - made}: requests in flight when a run ended, at most {in_flight})"
+          f"{'; events were DROPPED (see the log)' if lost else ', none lost'}")
     line_mem = statistics.mean(memory["line"]) / 1024
     bare_mem = statistics.mean(memory["constant"]) / 1024
     print(f"memory per worker: line {line_mem:.1f} MiB, bare Flask {bare_mem:.1f} MiB "
           f"({line_mem / bare_mem:.2f}×, target ≤ 1.50)")
-    failed = steps < 0.8 or line_mem / bare_mem > 1.5 or any(r["errors"] for r in results.values())
+    failed = (steps < 0.8 or line_mem / bare_mem > 1.5 or any(r["errors"] for r in results.values())
+              or lost or not 0 <= recorded - made <= in_flight)
     return 1 if failed else 0
 
 

@@ -1,9 +1,10 @@
 """Where a step webhook's time goes: the WSGI app called in-process, under cProfile.
 
-    .venv/bin/python bench/hotspots.py [--top 30]
+    .venv/bin/python bench/hotspots.py [--top 30] [--store off]
 
 Prints microseconds per request for the line (signed, signature checked, webhook logged
-to a file as in production) and for bench/constant.py's view, then the line's profile.
+to a file, the call store on in a temporary SQLite file: as in production) and for
+bench/constant.py's view, then the line's profile.
 """
 
 import argparse
@@ -26,6 +27,24 @@ TOKEN = "profile-token"
 PARAMS = {"CallSid": "CA" + "b" * 32, "AccountSid": "AC" + "0" * 32, "From": "+573001234567",
           "To": "+576015550100", "CallStatus": "in-progress", "Direction": "inbound",
           "Digits": "2"}
+
+
+SECRET = "bench-secret-key"
+
+
+def line_app(folder, store=True):
+    """The line as production runs it: signatures on, PUBLIC_BASE_URL, and the call store on
+    (a SQLite file in `folder`, migrated) unless `store` is False."""
+    from ivr import create_app
+
+    config = {"TWILIO_AUTH_TOKEN": TOKEN, "WEB_PHONE": False, "PUBLIC_BASE_URL": "http://localhost",
+              "STORE": store, "SECRET_KEY": SECRET,
+              "DATABASE_URL": f"sqlite:///{Path(folder) / 'ivr.sqlite3'}"}
+    if store:
+        from ivr import store as store_mod
+
+        store_mod.upgrade(config["DATABASE_URL"])
+    return create_app(config)
 
 
 def environ(path="/voice/turn", query="at=3"):
@@ -51,15 +70,16 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("-n", type=int, default=5000)
+    parser.add_argument("--store", choices=("on", "off"), default="on",
+                        help="the call store (a SQLite file in a temporary folder)")
     args = parser.parse_args()
 
-    from ivr import create_app
-
+    db = tempfile.TemporaryDirectory()
     log = tempfile.NamedTemporaryFile("w", suffix=".log", delete=False)
     handler = logging.StreamHandler(log)
     logging.getLogger().addHandler(handler)
     logging.getLogger().setLevel(logging.INFO)
-    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "WEB_PHONE": False})
+    app = line_app(db.name, store=args.store == "on")
     line = app.extensions["ivr"]
     doc = line.documents("http://localhost")[line.flow.next(line.flow.parse({"at": "2"}), "2")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,6 +100,9 @@ def main():
     logging.getLogger().removeHandler(handler)
     log.close()
     os.unlink(log.name)
+    if line.store:
+        line.store.close()
+    db.cleanup()
 
 
 if __name__ == "__main__":

@@ -1,185 +1,260 @@
-"""Simulated days of calls, written to a call store: the report's screenshot is made from them.
+"""A simulated day of calls through the real app and its call store.
 
-    .venv/bin/python bench/simulate.py --days 7 --calls 60 --database-url sqlite:////tmp/sim.sqlite3
+    .venv/bin/python bench/simulate.py --database-url sqlite:////tmp/sim.sqlite3 [--days 1] [--calls 300]
 
-Each caller walks the line's real call flow (`ivr.flow.Flow`, the guide's steps from the
-content file) with varied behaviour: most start the guide, some pick a step, some repeat,
-go back, ask for slow replays, press wrong keys or say words the line does not take, and some
-hang up, more often on the harder steps (PSE and the bank's page). One Turn per webhook, as
-the webhooks hand them to the store, and one status callback per call.
+Each caller is `ivr.player.Call` (the player the tests and `ivr call` use) with a scripted
+keypad, walking the line in-process through Flask's test client, signed as Twilio signs:
+the webhooks answer and record every turn, as in production, and each call ends with
+Twilio's status callback. Callers vary: most follow the guide and some finish it; others
+hang up on a step (more often on the harder ones, PSE and the bank's page), pick a step,
+repeat, go back, ask for slow replays, speak ("siguiente", words the line does not take),
+press wrong keys, stay silent, ask for the text message (the extras are on, Twilio's API
+answered in memory through twilio's HTTP seam), and some call back later and pick up where
+they left off.
 
-This feeds the store directly (the turns the webhooks would record), so it runs without a
-server; the load test drives the real app.
+Placing calls in time: the webhooks stamp each turn with the real clock (ivr/voice.py
+`record`), so the calls run first, in the order of their simulated start, and then this
+script rewrites the `at` of each call's turns and status in the database: the call's start
+in the simulated day, plus for each turn the time a caller spends there (longer on the harder
+steps). Nothing in the line changes for the simulation (no clock setting only a simulator
+would use); the rows are exactly what the webhooks wrote, moved in time.
 """
 
 import argparse
 import random
 import sys
-from datetime import datetime, time, timedelta, timezone
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
+from twilio.request_validator import RequestValidator
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from ivr import content as content_mod  # noqa: E402
-from ivr import store as store_mod  # noqa: E402
-from ivr.flow import END, MENU, PICK, STEP, Flow  # noqa: E402
+from ivr import create_app, store as store_mod  # noqa: E402
+from ivr.player import Call, FlaskTransport, ScriptedKeypad  # noqa: E402
 
+TOKEN = "simulation-auth-token"
+SECRET = "simulation-secret-key"
+#: The line's address as the simulated Twilio calls it (in-process: no server).
+BASE = "http://localhost"
+TZ = ZoneInfo("America/Bogota")
 #: Per step, the chance a caller hangs up there (step 5 onwards: PSE and the bank are hard).
 HANG_UP = {1: .04, 2: .05, 3: .06, 4: .07, 5: .16, 6: .12, 7: .08, 8: .05}
 #: Median seconds a caller spends on each step (doing it at the computer).
 SECONDS = {1: 25, 2: 35, 3: 30, 4: 45, 5: 80, 6: 95, 7: 40, 8: 30}
-#: What callers say that the line does not take (speech it cannot map to a key).
+#: What callers say that the line does not take.
 MUMBLES = ["no sé", "ayuda", "cuánto debo", "hola", "operador", "qué"]
 
 
-def action_of(state, key, turn, steps):
-    """What the flow did with `key` at `state`, as the store names it."""
-    if turn.state is None:
-        return "hangup"
-    if key is None:
-        return "silence"
-    if "wrong_key" in turn.prompts or "pick_wrong" in turn.prompts:
-        return "wrong"
-    if state.at == STEP:
-        if turn.state.at == END:
-            return "conclusion"
-        if turn.state.at == MENU:
-            return "menu"
-        if key in "1*":
-            return "repeat"
-        if key in "2#":
-            return "next"
-        if key == "3":
-            return "back"
-    if turn.state.at == STEP:
-        return "step"
-    return turn.state.at
+@dataclass
+class Planned:
+    """One call to place: who calls, when, and what they will press or say."""
+
+    start: datetime
+    caller: str
+    script: list
+    #: The step the caller hangs up on (None: they do not leave mid-guide).
+    leaves_at: int | None = None
 
 
-def outcome_of(turn):
-    if turn.state is None:
-        return "hangup"
-    return f"step:{turn.state.step}" if turn.state.at == STEP else turn.state.at
+def on_steps(rng, first: int, steps: int, leave: int | None) -> list:
+    """Keypad entries for a caller on step `first` going on to the Conclusión, or hanging up
+    on step `leave`: next (keys or words), with repeats, going back, slow replays, silences,
+    wrong keys and words the line does not take along the way, never two misses in a row."""
+    entries = []
+    n = first
+    while n <= steps:
+        if n == leave:
+            return entries  # the script runs out: the caller hangs up here
+        r = rng.random()
+        if r < 0.10:
+            entries.append(rng.choice(["1", "*"]))  # repeat
+            continue
+        if r < 0.14 and n > 1:
+            entries.append("3")  # back, then on again
+            n -= 1
+            continue
+        if r < 0.18:
+            entries.append("4")  # slower (or normal speed again)
+        elif r < 0.21:
+            entries.append("-")  # busy at the computer: the line reminds the keys
+        elif r < 0.24:
+            entries.append(rng.choice("568"))  # a key that means nothing here
+        elif r < 0.28:
+            entries.append("say:" + rng.choice(MUMBLES))  # words the line does not take
+        entries.append(rng.choice(["2", "2", "#", "say:siguiente", "say:listo"]))
+        n += 1
+    # The Conclusión: most hang up; some wait in silence for the goodbye, or hear it again.
+    r = rng.random()
+    if r < 0.3:
+        entries += ["-", "-"]
+    elif r < 0.35:
+        entries += ["1"]
+    return entries
 
 
-def place_of(state):
-    return state.at
+def leaving_step(rng, steps: int, first: int = 1) -> int | None:
+    """Where a caller following the guide from `first` hangs up (None: they hear it all)."""
+    for n in range(first, steps + 1):
+        if rng.random() < HANG_UP.get(n, 0.05):
+            return n
+    return None
 
 
-def one_call(rng, flow, sid, caller, at):
-    """The turns of one simulated call."""
-    turns = []
+def plan_day(rng, day: date, calls: int, steps: int) -> list[Planned]:
+    """About `calls` calls on `day`, busiest in the afternoon, each from a number of its own,
+    and the callbacks of some who hung up mid-guide (the same number again)."""
+    planned = []
+    for _ in range(calls):
+        hour = min(max(rng.gauss(14, 3.5), 7), 21.5)
+        start = datetime.combine(day, time(), TZ) + timedelta(hours=hour)
+        caller = f"+5730{rng.randrange(10**7, 10**8)}" if rng.random() > 0.05 else "anonymous"
+        r = rng.random()
+        leave = None
+        if r < 0.05:  # silence at the menu: the line reminds, then says goodbye
+            script = ["-", "-", "-"]
+        elif r < 0.08:  # wrong keys at the menu: the third ends the call
+            script = [rng.choice("568"), rng.choice("568"), rng.choice("568")]
+        elif r < 0.11:  # hangs up at the menu
+            script = []
+        elif r < 0.26:  # picks a step, a wrong one first now and then
+            first = rng.choice([1, 4, 5, 5, 6, 6, 7])
+            leave = leaving_step(rng, steps, first)
+            script = ["2"] + (["9"] if rng.random() < 0.1 else []) + [
+                str(first) if rng.random() < 0.8 else f"say:paso {first}"]
+            script += on_steps(rng, first, steps, leave)
+        else:  # the guide from Paso 1, by key or by word
+            leave = leaving_step(rng, steps)
+            script = ["7"] if rng.random() < 0.06 else []  # the text message first
+            script += ["1" if rng.random() < 0.85 else "say:empezar"]
+            script += on_steps(rng, 1, steps, leave)
+        planned.append(Planned(start, caller, script, leave))
+        if leave and caller != "anonymous" and rng.random() < 0.35:
+            # Calls back later that day: '1' takes them to the step they reached.
+            back = start + timedelta(minutes=rng.uniform(20, 240))
+            if back.date() == day:
+                again = leaving_step(rng, steps, leave) if rng.random() < 0.5 else None
+                planned.append(Planned(back, caller, ["1"] + on_steps(rng, leave, steps, again), again))
+    return sorted(planned, key=lambda p: p.start)
 
-    def add(at, state, key, action, outcome, words=None, slow=False, place=None):
-        turns.append(store_mod.Turn(
-            sid, caller, at, place or place_of(state), state.step if state.at == STEP else None,
-            key if key is not None else "-", words, action, outcome, slow))
 
-    state = flow.start().state
-    add(at, state, None, "start", "menu", place="start")
-    at += timedelta(seconds=rng.uniform(8, 14))
-    slow = False
-    guide = rng.random() < 0.8  # most follow the guide; the others pick a step
-    for _ in range(60):
-        if state.at == MENU:
-            if rng.random() < 0.05:
-                return turns, at  # hangs up at the menu
-            r = rng.random()
-            key = "1" if guide or r < 0.1 else ("2" if r < 0.8 else rng.choice("58"))
-            if rng.random() < 0.03:
-                add(at, state, "7", "sms_sent", "menu")
-                at += timedelta(seconds=6)
-            if rng.random() < 0.03:
-                add(at, state, "9", "agent", "dial")
-                return turns, at
-        elif state.at == PICK:
-            key = str(rng.choice([1, 4, 5, 5, 6, 6, 7])) if rng.random() > 0.08 else "9"
-        elif state.at == STEP:
-            n = state.step
-            if rng.random() < HANG_UP[n]:
-                return turns, at
-            r = rng.random()
-            if r < 0.12:
-                key = "1"
-            elif r < 0.17 and n > 1:
-                key = "3"
-            elif r < 0.22:
-                slow = not slow
-                add(at, state, "4", "slow" if slow else "fast", f"step:{n}", slow=slow)
-                at += timedelta(seconds=SECONDS[n] * rng.uniform(0.5, 1.5))
-                continue
-            elif r < 0.27:
-                add(at, state, "speech", "wrong", f"step:{n}", words=rng.choice(MUMBLES), slow=slow)
-                at += timedelta(seconds=rng.uniform(4, 9))
-                continue
-            elif r < 0.30:
-                key = rng.choice("568")
-            elif r < 0.33:
-                key = None  # busy at the computer
+def twilio_api():
+    """Twilio's Messages API in memory, behind twilio's HTTP seam (tests/twilio_api.py)."""
+    from twilio_api import FakeTwilio
+
+    return FakeTwilio(auth_token=TOKEN)
+
+
+def line_app(database_url: str):
+    """The line as Twilio meets it: signatures on, the call store on, the text message on."""
+    from twilio_api import ACCOUNT_SID
+
+    return create_app({
+        "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "SECRET_KEY": SECRET,
+        "STORE": True, "DATABASE_URL": database_url, "WEB_PHONE": False,
+        "PUBLIC_BASE_URL": BASE, "SMS_FROM": "+15005550006", "TWILIO_HTTP_CLIENT": twilio_api(),
+    })
+
+
+def place(app, planned: Planned) -> Call:
+    """One call, start to end, then Twilio's status callback."""
+    with FlaskTransport(app) as transport:
+        call = Call(transport, url=f"{BASE}/voice", keypad=ScriptedKeypad(planned.script),
+                    auth_token=TOKEN, fetch_audio=False, caller=planned.caller).run()
+        status = {"CallSid": call.sid, "CallStatus": "completed", "CallDuration": "0",
+                  "From": planned.caller}
+        url = f"{BASE}/voice/status"
+        signature = RequestValidator(TOKEN).compute_signature(url, status)
+        transport.request("POST", url, status, {"X-Twilio-Signature": signature})
+    return call
+
+
+def seconds_at(rng, place: str, step: int | None) -> float:
+    """How long a caller spends where a turn takes them: a step takes doing it."""
+    if place == "step" and step in SECONDS:
+        return SECONDS[step] * rng.lognormvariate(0, 0.4)
+    return rng.uniform(5, 12)
+
+
+def move_in_time(engine, rng, starts: dict) -> None:
+    """Give each call's turns and status the times of its simulated day: its start, then
+    for each turn the time spent where the previous one left the caller."""
+    turns, statuses = store_mod.turns, store_mod.statuses
+    with engine.begin() as c:
+        rows = c.execute(sa.select(turns.c.id, turns.c.call_sid, turns.c.place, turns.c.step)
+                         .where(turns.c.call_sid.in_(list(starts)))
+                         .order_by(turns.c.call_sid, turns.c.id)).all()
+        moved, ends = [], {}
+        for sid, start in starts.items():
+            ends[sid] = start
+        previous = None
+        for id_, sid, where, step in rows:
+            if sid != previous:
+                at, previous = starts[sid], sid
             else:
-                key = "2"
-        else:  # END: the closing after the Conclusión
-            key = "0" if rng.random() < 0.05 else None
-        turn = flow.next(state, key)
-        spoken = None
-        if key == "2" and state.at == STEP and rng.random() < 0.25:
-            spoken, key_shown = "siguiente", "speech"
-        else:
-            key_shown = key
-        add(at, state, key_shown, action_of(state, key, turn, flow.steps), outcome_of(turn),
-            words=spoken, slow=slow)
-        if turn.state is None:
-            return turns, at
-        wait = (SECONDS[turn.state.step] * rng.lognormvariate(0, 0.4) if turn.state.at == STEP
-                else rng.uniform(5, 12))
-        at += timedelta(seconds=wait)
-        state = turn.state
-    return turns, at
+                at = ends[sid] + timedelta(seconds=seconds_at(rng, where, step))
+            ends[sid] = at
+            moved.append({"row": id_, "new_at": at})
+        if moved:
+            c.execute(turns.update().where(turns.c.id == sa.bindparam("row"))
+                      .values(at=sa.bindparam("new_at")), moved)
+        ended = [{"sid": sid, "new_at": end + timedelta(seconds=2),
+                  "seconds": int((end - starts[sid]).total_seconds()) + 2} for sid, end in ends.items()]
+        c.execute(statuses.update().where(statuses.c.call_sid == sa.bindparam("sid"))
+                  .values(at=sa.bindparam("new_at"), duration_seconds=sa.bindparam("seconds")), ended)
 
 
-def simulate(store, days: int, calls: int, seed: int = 13, end: datetime | None = None,
-             steps: int | None = None, tz=ZoneInfo("America/Bogota")):
-    """Record `days` days of about `calls` calls a day (fewer at the weekend), ending today."""
+def simulate(database_url: str, days: int = 1, calls: int = 300, seed: int = 13,
+             end: date | datetime | None = None) -> dict:
+    """Place `days` days of about `calls` calls a day (fewer at the weekend), the last on
+    `end` (default today, in Bogotá), through the real app into the store at `database_url`
+    (migrated here). Returns what was placed and what the store holds."""
     rng = random.Random(seed)
-    if steps is None:
-        steps = content_mod.load(ROOT / "content.toml").steps
-    flow = Flow(steps)
-    end = end or datetime.now(tz)
-    numbers = [f"+5730{rng.randrange(10**7, 10**8)}" for _ in range(calls * days // 2)]
-    made = 0
+    store_mod.upgrade(database_url)
+    app = line_app(database_url)
+    line = app.extensions["ivr"]
+    end = end or datetime.now(TZ).date()
+    if isinstance(end, datetime):
+        end = end.astimezone(TZ).date()
+    planned = []
     for d in range(days - 1, -1, -1):
-        day = (end - timedelta(days=d)).date()
+        day = end - timedelta(days=d)
         weekend = day.weekday() >= 5
-        for _ in range(int(calls * (0.5 if weekend else 1) * rng.uniform(0.8, 1.2))):
-            hour = min(max(rng.gauss(14, 3.5), 7), 21.9)
-            start = datetime.combine(day, time(), tz) + timedelta(hours=hour)
-            caller = rng.choice(numbers) if rng.random() > 0.05 else "anonymous"
-            sid = f"CA{rng.getrandbits(128):032x}"
-            turns, ended = one_call(rng, flow, sid, caller, start.astimezone(timezone.utc))
-            for t in turns:
-                store.record(t)
-            status = "completed" if rng.random() > 0.02 else "failed"
-            store.record(store_mod.CallStatus(sid, status, int((ended - start).total_seconds()) + 2, ended))
-            made += 1
-    store.flush(60)
-    return made
+        planned += plan_day(rng, day, int(calls * (0.5 if weekend else 1) * rng.uniform(0.85, 1.15)),
+                            line.content.steps)
+    starts, requests, finished = {}, 0, 0
+    for p in planned:
+        call = place(app, p)
+        starts[call.sid] = p.start.astimezone(timezone.utc)
+        requests += call.requests
+        finished += call.ended_by is not None
+    line.store.flush(60)
+    health = line.store.health()
+    move_in_time(line.store.engine, rng, starts)
+    line.store.close()
+    return {"calls": len(planned), "webhooks": requests, "ended": finished,
+            "written": health["written"], "lost": health["lost"]}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--days", type=int, default=7)
-    parser.add_argument("--calls", type=int, default=60, help="calls on a weekday")
+    parser.add_argument("--days", type=int, default=1)
+    parser.add_argument("--calls", type=int, default=300, help="calls on a weekday")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--end", type=date.fromisoformat, help="the last day (default today)")
     parser.add_argument("--database-url", required=True)
     args = parser.parse_args()
-    store_mod.upgrade(args.database_url)
-    store = store_mod.Store.open(args.database_url, b"simulation")
-    made = simulate(store, args.days, args.calls, args.seed)
-    print(f"{made} calls, {store.recorder.written} events written, {store.recorder.lost} lost")
-    store.close()
+    made = simulate(args.database_url, args.days, args.calls, args.seed, args.end)
+    # Every webhook records one turn, and every call one status.
+    print(f"{made['calls']} calls, {made['webhooks']} webhooks; the store wrote "
+          f"{made['written']} events ({made['webhooks']} turns + {made['calls']} statuses "
+          f"expected), lost {made['lost']}")
+    return 0 if made["written"] == made["webhooks"] + made["calls"] and not made["lost"] else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,9 +3,10 @@ whether every request made under load is recorded once.
 
     .venv/bin/python bench/store_bench.py --rounds 3 --duration 5 --connections 200
 
-Three servers under the same gunicorn settings (bench/bench.py's): the line with the store
-off, and the line recording each webhook (bench/recording.py) into a SQLite file and into a
-throwaway PostgreSQL server (Debian's binaries, as the tests start it). wrk drives them with
+Three servers under the same gunicorn settings (bench/bench.py's), each the line as
+production runs it (`app:app`, signatures on, PUBLIC_BASE_URL, one log line per webhook):
+with the store off (IVR_STORE=0), and with its webhooks recording every turn into a SQLite
+file and into a throwaway PostgreSQL server (Debian's binaries, as the tests start it). wrk drives them with
 the same signed step requests, in rounds that run the three back to back; then the servers
 stop (flushing their queues) and the rows in each store are counted against the requests
 wrk completed.
@@ -25,7 +26,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import sqlalchemy as sa  # noqa: E402
 
-from bench.bench import TOKEN, free_port, start, step_requests, stop, summarize, wrk, write_lua  # noqa: E402
+from bench.bench import (  # noqa: E402
+    SECRET, TOKEN, free_port, start, step_requests, stop, summarize, worker_rss_kib, wrk, write_lua)
 from ivr import store as store_mod  # noqa: E402
 
 
@@ -64,11 +66,13 @@ def main():
             public = "http://127.0.0.1:1"
             requests = step_requests(1)
             write_lua(tmp / "steps.lua", "POST", requests)
-            base_env = {"TWILIO_AUTH_TOKEN": TOKEN, "IVR_WEB_PHONE": "0", "PUBLIC_BASE_URL": public}
+            base_env = {"TWILIO_AUTH_TOKEN": TOKEN, "IVR_WEB_PHONE": "0", "PUBLIC_BASE_URL": public,
+                        "IVR_SECRET_KEY": SECRET}
             servers = {}
             for name, port in ports.items():
-                env = dict(base_env, DATABASE_URL=urls.get(name, ""))
-                servers[name] = start("bench.recording:app", port, args.workers, env, tmp / f"{name}.log")
+                env = (dict(base_env, DATABASE_URL=urls[name]) if name in urls
+                       else dict(base_env, IVR_STORE="0"))
+                servers[name] = start("app:app", port, args.workers, env, tmp / f"{name}.log")
             runs = {name: [] for name in ports}
             try:
                 for name, port in ports.items():  # warm up
@@ -80,6 +84,8 @@ def main():
                 for r in range(args.rounds):
                     for name in order[r % 3:] + order[:r % 3]:
                         runs[name].append(wrk(ports[name], tmp / "steps.lua", args, servers[name]))
+                memory = {name: statistics.mean(worker_rss_kib(proc)) / 1024
+                          for name, proc in servers.items()}
             finally:
                 for proc in servers.values():
                     stop(proc)
@@ -91,10 +97,11 @@ def main():
     results = {name: summarize(v) for name, v in runs.items()}
     print(f"gunicorn -w {args.workers} (sync) · wrk -t{args.threads} -c{args.connections} "
           f"-d{args.duration}s × {args.rounds} rounds, the three servers back to back")
-    print(f"{'store':12}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'CPU µs/req':>12}")
+    print(f"{'store':12}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'CPU µs/req':>12}"
+          f"{'MiB/worker':>12}")
     for name, r in results.items():
         print(f"{name:12}{r['rps']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['errors']:>8}"
-              f"{r['cpu_us']:>12.0f}")
+              f"{r['cpu_us']:>12.0f}{memory[name]:>12.1f}")
     failed = any(r["errors"] for r in results.values())
     for name in ("sqlite", "postgresql"):
         ratio = statistics.median(a["rps"] / b["rps"] for a, b in zip(runs[name], runs["off"]))

@@ -1,11 +1,13 @@
 """Remake docs/report.png: `ivr report --html` on a simulated week of calls, in Debian's Chromium.
 
     .venv/bin/python docs/report_screenshot.py
+
+The calls are bench/simulate.py's: placed through the real app, recorded by its webhooks.
 """
 
 import sys
 import tempfile
-from datetime import datetime
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,12 +24,11 @@ BOGOTA = ZoneInfo("America/Bogota")
 
 with tempfile.TemporaryDirectory() as tmp:
     url = f"sqlite:///{tmp}/ivr.sqlite3"
-    store.upgrade(url)
-    s = store.Store.open(url, b"screenshot")
-    calls = simulate(s, days=7, calls=60, end=datetime(2026, 11, 27, 20, tzinfo=BOGOTA))
+    calls = simulate(url, days=7, calls=60, end=date(2026, 11, 27))["calls"]
+    engine = store.create_engine(url)
     page_file = Path(tmp) / "report.html"
-    page_file.write_text(report.html(report.summarize(s.engine, steps=8, tz=BOGOTA)), encoding="utf-8")
-    s.close()
+    page_file.write_text(report.html(report.summarize(engine, steps=8, tz=BOGOTA)), encoding="utf-8")
+    engine.dispose()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium",
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])

@@ -10,6 +10,7 @@ import re
 from urllib.parse import quote
 
 from flask import Response, current_app, g, request
+from flask.sessions import SessionInterface
 from twilio.request_validator import RequestValidator
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -59,9 +60,23 @@ def flag(app, name: str) -> bool:
     raise ConfigError(f"IVR_{name} must be 1 or 0 (on or off), not {value!r}")
 
 
+class NoSessions(SessionInterface):
+    """The line keeps no cookie session: a call's state travels in Twilio's URLs, and the web
+    phone's pass and /report's password are checked on each request. Flask's default session
+    would otherwise, once SECRET_KEY is set (IVR_SECRET_KEY, for the call store), build a
+    signing serializer on every request to open a session nobody reads."""
+
+    def open_session(self, app, request):
+        return None  # Flask then hands out its null session, which refuses to be written
+
+    def save_session(self, app, session, response):
+        pass
+
+
 def init_app(app) -> None:
     """Check the security settings; trust forwarded headers from the configured proxies only;
-    warn when webhooks are not checked."""
+    warn when webhooks are not checked; open no cookie sessions (NoSessions)."""
+    app.session_interface = NoSessions()
     app.config["MAX_CONTENT_LENGTH"] = count(app, "MAX_CONTENT_LENGTH", "a size in bytes")
     proxies = app.config["TRUSTED_PROXIES"] = count(
         app, "TRUSTED_PROXIES", "the number of proxies in front of the app")
