@@ -224,3 +224,60 @@ def test_the_flow_state_after_a_wrong_key(app):
     line = app.extensions["ivr"]
     turn = line.flow.next(State("step", 2, silences=2, wrongs=1), "9")
     assert turn.state == State("step", 2, silences=0, wrongs=2)
+
+
+# -- how the line listens ------------------------------------------------------------------------
+
+def gather_of(client, path, data=None):
+    r = twilio_request(client, "POST", path, {**CALL, **(data or {})})
+    assert r.status_code == 200, r.data
+    return assert_valid_twiml(r.data)
+
+
+def test_each_wait_listens_for_one_key_or_the_places_words(client, content):
+    """A <Gather> takes one key ('#' is a key of the line, not an end marker) or words, in
+    the content's language and model, with the place's phrases as hints; silence comes back
+    to the same URL by POST."""
+    for path, place in [("/voice", "menu"), ("/voice/turn?at=menu", "pick"),
+                        ("/voice/turn?at=4", "step"), ("/voice/turn?at=8", "end")]:
+        data = {"Digits": {"/voice/turn?at=menu": "2", "/voice/turn?at=8": "2"}.get(path, "")}
+        doc = gather_of(client, path, data)
+        assert [el.tag for el in doc] == ["Gather", "Redirect"]
+        gather, redirect = doc
+        assert dict(gather.attrib, action="", hints="") == {
+            "input": "dtmf speech", "numDigits": "1", "timeout": gather.get("timeout"),
+            "finishOnKey": "", "action": "", "method": "POST", "language": "es-CO",
+            "speechModel": "numbers_and_commands", "speechTimeout": "auto", "hints": "",
+        }
+        assert gather.get("hints").split(", ") == content.listen[place].hints()
+        assert redirect.get("method") == "POST"
+        assert redirect.text == gather.get("action")
+        assert gather.get("action").startswith("http://localhost/voice/turn?at=")
+
+
+def test_the_turn_url_carries_the_state(client):
+    doc = gather_of(client, "/voice/turn?at=4&slow=1&t=1", {"Digits": "9"})
+    assert doc[0].get("action") == "http://localhost/voice/turn?at=4&w=1&slow=1&t=1"
+
+
+def test_a_goodbye_hangs_up_after_its_words(client, app):
+    """The last turn plays its prompts, then <Hangup>: no <Gather> left to wait in."""
+    doc = gather_of(client, "/voice/turn?at=end", {})
+    assert [el.tag for el in doc] == ["Play", "Hangup"]
+    audio = app.extensions["ivr"].audio
+    assert doc[0].text == "http://localhost/audio/" + audio.file_for("goodbye")
+
+
+def test_a_goodbye_without_audio_is_said(say_app, content):
+    doc = gather_of(say_app.test_client(), "/voice/turn?at=menu&s=2", {})
+    assert [el.tag for el in doc] == ["Say", "Say", "Hangup"]
+    assert [el.text for el in doc[:2]] == [say_app.extensions["ivr"].content[p].say
+                                           for p in ("bye_silence", "goodbye")]
+
+
+def test_each_document_is_made_once_per_sound(app):
+    line = app.extensions["ivr"]
+    docs = line.documents("http://localhost")
+    assert len(docs) == len({t.sound for t in line.flow.turns()})
+    turn = line.flow.next(State("step", 3), "2")
+    assert docs[turn] == line.twiml.render(turn, "http://localhost")
