@@ -59,6 +59,13 @@ def test_a_digit_inside_a_phrase_is_not_a_key_of_its_own():
     assert phrases.key("5") is None
 
 
+def test_a_phrase_inside_a_longer_one_is_not_heard_twice():
+    phrases = Phrases({"1": ["paso siguiente"], "2": ["siguiente"]})
+    assert phrases.key("Paso siguiente.") == "1"
+    assert phrases.key("Siguiente paso.") == "2"
+    assert phrases.key("Siguiente, paso siguiente.") is None
+
+
 def test_first_word_and_hints(step):
     assert step.first_word("2") == "dos"  # the numbers come first
     assert step.first_word("#") is None
