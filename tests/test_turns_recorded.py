@@ -182,7 +182,8 @@ def test_every_state_and_turn_is_listed():
     assert len(states) == len(set(states)) == 19 * 9 * 4
     assert State(RESUME, 8, 2, 2, True, True) in states and State(STEP, 8, 2, 2, True, True) in states
     sounds = {t.sound for t in extras.turns()}
-    for turn in (extras.start(), extras.start(resume_at=8), extras.lost(), extras.failed({"s": "2"}),
+    resumes = [extras.start(resume_at=n) for n in range(1, 9)]
+    for turn in (*resumes, extras.start(), extras.lost(), extras.failed({"s": "2"}),
                  extras.texted(State(STEP, 8), "limit"), extras.agent_closed(State(MENU)),
                  extras.after_dial(State(STEP, 2, slow=True), False),
                  extras.next(State(END, 0, 2, 0, True, True), OTHER)):
