@@ -112,6 +112,9 @@ def test_the_slow_voice_and_the_text_follow_the_caller_everywhere():
         for key in ("0", "1", "2", "3", "5", None):
             after = flow.next(state, key).state
             assert (after.slow, after.texted) == (True, True), (state, key)
+    # 4 changes the speed and nothing else.
+    assert flow.next(State(STEP, 2, texted=True), "4").state == State(STEP, 2, slow=True, texted=True)
+    assert flow.next(State(STEP, 2, slow=True, texted=True), "4").state == State(STEP, 2, texted=True)
     assert flow.next(State(PICK, slow=True, texted=True), "5").state == State(
         STEP, 5, slow=True, texted=True)
     assert flow.next(State(PICK, slow=True, texted=True), "0").state == State(
