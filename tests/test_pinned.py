@@ -281,3 +281,26 @@ def test_each_document_is_made_once_per_sound(app):
     assert len(docs) == len({t.sound for t in line.flow.turns()})
     turn = line.flow.next(State("step", 3), "2")
     assert docs[turn] == line.twiml.render(turn, "http://localhost")
+
+
+def test_every_document_declares_its_encoding(client):
+    """The prompts hold Spanish letters: every document says it is UTF-8, hang-ups too."""
+    for path, data in [("/voice", {}), ("/voice/turn?at=end", {}), ("/voice/turn?at=4", {"Digits": "9"})]:
+        r = twilio_request(client, "POST", path, {**CALL, **data})
+        assert r.data.startswith(b'<?xml version="1.0" encoding="UTF-8"?>'), r.data[:60]
+
+
+@pytest.mark.parametrize(("path", "slow"), [("/voice/turn?at=3", False), ("/voice/turn?at=3&slow=1", True)])
+def test_the_person_is_announced_in_the_callers_voice_speed(audio_dir, path, slow):
+    """Before <Dial>, "connecting you" plays from the public base URL, slow if the caller
+    asked for the slow voice."""
+    app = create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir), "TWILIO_AUTH_TOKEN": TOKEN,
+                      "AGENT_NUMBER": "+576015550199", "PUBLIC_BASE_URL": PUBLIC})
+    r = twilio_request(app.test_client(), "POST", path, {**CALL, "Digits": "9"}, signed_for=PUBLIC)
+    doc = assert_valid_twiml(r.data)
+    assert r.data.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
+    assert [el.tag for el in doc] == ["Play", "Dial"]
+    audio = app.extensions["ivr"].audio
+    assert doc[0].text == f"{PUBLIC}/audio/{audio.file_for('agent_connecting', slow=slow)}"
+    assert ("-slow-" in doc[0].text) == slow
+    assert doc[1].get("timeout") == "25"  # seconds the person's phone rings
