@@ -68,6 +68,7 @@ def test_start_lost_and_failed_are_recorded_as_such():
     assert flow.start(resume_at=0).state == State(MENU)
     assert Flow(steps=3).start(resume_at=4).state == State(MENU)
     assert Flow(steps=3).start(resume_at=3).state == State(RESUME, 3)
+    assert flow.start(resume_at=1).state == State(RESUME, 1)
     assert flow.lost().action == "lost"
     assert flow.failed({}).sound == Turn(("sorry", "menu"), State(MENU, silences=1)).sound
     assert flow.failed({"s": "1"}).state == State(MENU, silences=2)
