@@ -8,8 +8,17 @@ from ivr.flow import (
     AGENT, END, MENU, OTHER, PICK, RESUME, SMS, STEP, TIMEOUTS, UNHEARD, Flow, State, Turn,
 )
 
-flow = Flow(steps=8)
-extras = Flow(steps=8, sms=True, agent=True)
+
+
+# Made in each test, not at import: mutmut links a mutant to the tests that run its code.
+@pytest.fixture
+def flow():
+    return Flow(steps=8)
+
+
+@pytest.fixture
+def extras():
+    return Flow(steps=8, sms=True, agent=True)
 
 
 @pytest.mark.parametrize(
@@ -45,7 +54,7 @@ extras = Flow(steps=8, sms=True, agent=True)
         (State(RESUME, 5), None, "menu", "menu"),
     ],
 )
-def test_each_turn_says_what_the_caller_did(state, key, action, where):
+def test_each_turn_says_what_the_caller_did(state, key, action, where, flow):
     turn = flow.next(state, key)
     assert (turn.action, turn.where) == (action, where)
 
@@ -58,7 +67,7 @@ def test_places_are_named_for_the_logs_and_the_report():
     assert (Turn((), None).timeout, Turn((), None).slow) == (0, False)
 
 
-def test_start_lost_and_failed_are_recorded_as_such():
+def test_start_lost_and_failed_are_recorded_as_such(flow):
     assert (flow.start().action, flow.start().where) == ("start", "menu")
     resumed = flow.start(resume_at=6)
     assert resumed.sound == Turn(("welcome", "intro", "resume_6"), State(RESUME, 6)).sound
@@ -77,7 +86,7 @@ def test_start_lost_and_failed_are_recorded_as_such():
     assert {flow.failed({"s": s}).action for s in ("0", "2")} == {"error"}
 
 
-def test_the_extras_ask_the_webhook_and_come_back_labelled():
+def test_the_extras_ask_the_webhook_and_come_back_labelled(flow, extras):
     step = State(STEP, 3, silences=1, slow=True)
     assert extras.next(step, "7") == Turn((), step, SMS)
     assert extras.next(State(MENU), "9") == Turn((), State(MENU), AGENT)
@@ -99,7 +108,7 @@ def test_the_extras_ask_the_webhook_and_come_back_labelled():
     assert extras.dial(step) == Turn(("agent_connecting",), step, "agent")
 
 
-def test_after_a_person_the_call_ends_or_the_menu_keeps_the_callers_flags():
+def test_after_a_person_the_call_ends_or_the_menu_keeps_the_callers_flags(extras):
     state = State(STEP, 3, slow=True, texted=True)
     done = extras.after_dial(state, answered=True)
     assert (done.sound, done.action) == ((("goodbye",), None), "dialed")
@@ -108,7 +117,7 @@ def test_after_a_person_the_call_ends_or_the_menu_keeps_the_callers_flags():
     assert (back.state, back.action) == (State(MENU, slow=True, texted=True), "dialed")
 
 
-def test_the_slow_voice_and_the_text_follow_the_caller_everywhere():
+def test_the_slow_voice_and_the_text_follow_the_caller_everywhere(flow):
     for state in (State(MENU, slow=True, texted=True), State(STEP, 2, slow=True, texted=True)):
         for key in ("0", "1", "2", "3", "5", None):
             after = flow.next(state, key).state
@@ -151,7 +160,7 @@ def test_the_slow_voice_and_the_text_follow_the_caller_everywhere():
          {"at": "end", "s": "1", "w": "2", "slow": "1", "t": "1"}),
     ],
 )
-def test_the_state_in_the_url(state, query):
+def test_the_state_in_the_url(state, query, extras):
     assert state.query() == query
     assert extras.parse(query) == state
 
@@ -162,7 +171,7 @@ def test_the_state_in_the_url(state, query):
      {"at": "resume"}, {"at": "resume", "step": "9"}, {"at": "resume", "step": "0"},
      {"at": "pick", "s": "2", "w": "2", "slow": "", "t": "1"}],
 )
-def test_a_state_the_line_never_issues_is_refused(query):
+def test_a_state_the_line_never_issues_is_refused(query, flow):
     assert flow.parse(query) is None
 
 
@@ -177,10 +186,13 @@ def test_limits_come_from_the_flow():
         Flow(steps=10)
     with pytest.raises(ValueError):
         Flow(steps=0)
-    Flow(steps=9)
+    assert Flow(steps=9).steps == 9
+    assert Flow(steps=1).next(State(STEP, 1), "2").state == State(END)
+    # The extras are off unless switched on.
+    assert Flow(steps=1).menu == ("menu",) and Flow(steps=1).step_keys == ("step_keys",)
 
 
-def test_every_state_and_turn_is_listed():
+def test_every_state_and_turn_is_listed(flow, extras):
     states = list(flow.states())
     # 3 + 8 + 8 places, 3 x 3 counters, slow or not, texted or not.
     assert len(states) == len(set(states)) == 19 * 9 * 4
