@@ -187,6 +187,7 @@ def test_limits_are_inclusive():
     data["listen"]["step"]["5"] = ["a" * 100]
     assert parse(data, PATH)["welcome"].say == "x" * 4096
     data["speech"]["min_confidence"] = 0
+    assert parse(data, PATH).speech.min_confidence == 0
     data["prompts"]["a" * 40] = {"text": "x"}
     assert refusal(data).startswith(f"unknown prompt id {'a' * 40!r}")
     data = changed(lambda d: d.update(prompts={**{f"paso_{n}": {"text": "x"} for n in range(1, 10)}}))
