@@ -93,6 +93,11 @@ CASES = [
                                                             say="Del uno al siete, no ocho.")),
      "prompt 'pick' counts the steps, but its `say` does not say 'siete' (7, the number of "
      "steps) as its highest number"),
+    (lambda d: prompts(d)["pick"].update(text="Del 1 al 6."),
+     "prompt 'pick' counts the steps, but its text does not say 8 (the number of steps) as its "
+     "highest number: 'Del 1 al 6.'"),
+    (lambda d: [prompts(d).pop(p) for p in ("goodbye", "welcome")],
+     "missing prompts welcome, goodbye"),
     (lambda d: prompts(d)["pick"].update(text="Del 1 al 9."),
      "prompt 'pick' counts the steps, but its text does not say 8 (the number of steps) as its "
      "highest number: 'Del 1 al 9.'"),
