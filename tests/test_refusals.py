@@ -97,3 +97,23 @@ def test_a_web_phone_switch_that_is_not_on_or_off_is_refused(make_app, value):
     with pytest.raises(ConfigError) as e:
         make_app(WEB_PHONE=value) if value is not None else make_app(WEB_PHONE=[])
     assert str(e.value).startswith("IVR_WEB_PHONE must be 1 or 0 (on or off), not ")
+
+
+def test_a_body_too_large_to_check_is_refused_and_says_so(make_app, caplog):
+    client = make_app(MAX_CONTENT_LENGTH=100).test_client()
+    r = client.post("/voice", data={"CallSid": "CA1", "pad": "x" * 200},
+                    headers={"X-Twilio-Signature": "x"})
+    assert r.status_code == 403
+    assert refusals(caplog)[-1] == ("refused POST http://localhost/voice from 127.0.0.1: a body "
+                                    "that cannot be read (too large?), so it cannot be checked")
+
+
+def test_a_check_that_breaks_is_logged_with_its_traceback(app, signed, monkeypatch, caplog):
+    def broken(*args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(app.extensions["ivr"].validator, "compute_signature", broken)
+    assert signed("POST", "/voice/turn?at=3", {"Digits": "2"}).status_code == 403
+    failed = [r for r in caplog.records if r.name == "ivr.security" and r.exc_info]
+    assert [r.getMessage() for r in failed] == ["signature check failed"]
+    assert refusals(caplog)[-1].endswith(": a request the check could not read")
