@@ -117,3 +117,37 @@ def test_a_check_that_breaks_is_logged_with_its_traceback(app, signed, monkeypat
     failed = [r for r in caplog.records if r.name == "ivr.security" and r.exc_info]
     assert [r.getMessage() for r in failed] == ["signature check failed"]
     assert refusals(caplog)[-1].endswith(": a request the check could not read")
+
+
+def test_numbers_given_as_text_are_read_as_numbers(make_app):
+    app = make_app(MAX_CONTENT_LENGTH="100", TRUSTED_PROXIES="2")
+    assert (app.config["MAX_CONTENT_LENGTH"], app.config["TRUSTED_PROXIES"]) == (100, 2)
+    r = app.test_client().post("/voice", data={"pad": "x" * 200}, headers={"X-Twilio-Signature": "x"})
+    assert r.status_code == 403
+
+
+def test_a_bad_proxy_count_names_the_setting_and_what_it_means(make_app):
+    with pytest.raises(ConfigError) as e:
+        make_app(TRUSTED_PROXIES="two")
+    assert str(e.value) == ("IVR_TRUSTED_PROXIES must be the number of proxies in front of the "
+                            "app (0 or more), not 'two'")
+
+
+def test_behind_two_proxies_the_url_twilio_used_is_checked(make_app, caplog):
+    """Each proxy appends to X-Forwarded-*: with two trusted, the second value from the
+    right is what Twilio used (scheme, host, port, prefix) and who sent it."""
+    client = make_app(TRUSTED_PROXIES=2).test_client()
+    forwarded = {"X-Forwarded-Proto": "https, http", "X-Forwarded-Host": "ivr.example.com, inner",
+                 "X-Forwarded-Port": "8443, 80", "X-Forwarded-Prefix": "/alcanos, /",
+                 "X-Forwarded-For": "54.172.60.1, 10.0.0.2"}
+    url = "https://ivr.example.com:8443/alcanos/voice"
+    data = {"CallSid": "CA1"}
+    r = client.post("/voice", data=data, headers={**forwarded, "X-Twilio-Signature": sign(url, data)},
+                    environ_base={"REMOTE_ADDR": "10.0.0.3"})
+    assert r.status_code == 200
+    assert b'action="https://ivr.example.com:8443/alcanos/voice/turn?at=menu"' in r.data
+    r = client.post("/voice", data=data, headers={**forwarded, "X-Twilio-Signature": "x"},
+                    environ_base={"REMOTE_ADDR": "10.0.0.3"})
+    assert r.status_code == 403
+    assert refusals(caplog)[-1] == (f"refused POST {url} from 54.172.60.1: a signature that does "
+                                    f"not match")
