@@ -151,3 +151,10 @@ def test_behind_two_proxies_the_url_twilio_used_is_checked(make_app, caplog):
     assert r.status_code == 403
     assert refusals(caplog)[-1] == (f"refused POST {url} from 54.172.60.1: a signature that does "
                                     f"not match")
+
+
+def test_without_a_token_the_warning_says_what_to_set(no_audio, caplog):
+    create_app({"TESTING": True, "AUDIO_DIR": str(no_audio)})
+    assert refusals(caplog) == [
+        "webhooks are NOT authenticated: set TWILIO_AUTH_TOKEN (anyone can call this line's "
+        "webhooks; fine for local use only)"]
