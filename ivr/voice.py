@@ -208,7 +208,11 @@ def apologise(e):
         else:
             log.exception("webhook failed: call=%s route=%s", logs.call_sid(), route)
         line = current_app.extensions["ivr"]
-        return reply(line, logs.params(), line.flow.failed(request.args), "error")
+        try:
+            query = request.args
+        except Exception:  # a query werkzeug cannot read (bytes that are not UTF-8)
+            query = {}
+        return reply(line, logs.params(), line.flow.failed(query), "error")
     except Exception:
         log.exception("cannot even apologise: the call hangs up")
         g.outcome = "error:hangup"
