@@ -12,7 +12,7 @@ from ivr.security import ConfigError
 from conftest import assert_valid_twiml, TOKEN, sign
 
 CALLER = "+573001234567"
-NUMBER_PARAMS = f"CallSid=CA1&From=%2B573001234567&Caller=%2B573001234567"
+NUMBER_PARAMS = "CallSid=CA1&From=%2B573001234567&Caller=%2B573001234567"
 
 
 @pytest.fixture
