@@ -226,8 +226,14 @@ def simulate(database_url: str, days: int = 1, calls: int = 300, seed: int = 13,
         weekend = day.weekday() >= 5
         planned += plan_day(rng, day, int(calls * (0.5 if weekend else 1) * rng.uniform(0.85, 1.15)),
                             line.content.steps)
-    starts, requests, finished = {}, 0, 0
+    starts, requests, finished, seen = {}, 0, 0, set()
     for p in planned:
+        if p.caller in seen:
+            # A caller calling back: the line must find their first call in the store. The
+            # writer is off the request path, so let it write what is queued first (the day
+            # is simulated in seconds, not hours).
+            line.store.flush(10)
+        seen.add(p.caller)
         call = place(app, p)
         starts[call.sid] = p.start.astimezone(timezone.utc)
         requests += call.requests
