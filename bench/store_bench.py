@@ -24,19 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-import sqlalchemy as sa  # noqa: E402
 
 from bench.bench import (  # noqa: E402
-    SECRET, TOKEN, free_port, start, step_requests, stop, summarize, worker_rss_kib, wrk, write_lua)
+    SECRET, TOKEN, free_port, start, step_requests, stop, summarize, turns_in, worker_rss_kib, wrk,
+    write_lua)
 from ivr import store as store_mod  # noqa: E402
-
-
-def rows(url: str) -> int:
-    engine = store_mod.create_engine(url)
-    with engine.connect() as c:
-        n = c.execute(sa.select(sa.func.count()).select_from(store_mod.turns)).scalar_one()
-    engine.dispose()
-    return n
 
 
 def main():
@@ -79,7 +71,7 @@ def main():
                     subprocess.run(["wrk", "-t1", "-c2", "-d1s", "-s", str(tmp / "steps.lua"),
                                     f"http://127.0.0.1:{port}"], capture_output=True, check=True)
                 time.sleep(1.5)  # the writers' timers (0.5 s) have written the warm-up
-                before = {name: rows(url) for name, url in urls.items()}
+                before = {name: turns_in(url) for name, url in urls.items()}
                 order = list(ports)
                 for r in range(args.rounds):
                     for name in order[r % 3:] + order[:r % 3]:
@@ -89,7 +81,7 @@ def main():
             finally:
                 for proc in servers.values():
                     stop(proc)
-            recorded = {name: rows(url) - before[name] for name, url in urls.items()}
+            recorded = {name: turns_in(url) - before[name] for name, url in urls.items()}
             logs = {name: (tmp / f"{name}.log").read_text(errors="replace") for name in ports}
     finally:
         pg.remove()

@@ -99,6 +99,15 @@ def say_app(no_audio):
 
 
 @pytest.fixture
+def make_app(no_audio):
+    """make_app(PUBLIC_BASE_URL=..., TRUSTED_PROXIES=...): a signed app with these settings."""
+    def make(**config):
+        return create_app({"TESTING": True, "AUDIO_DIR": str(no_audio),
+                           "TWILIO_AUTH_TOKEN": TOKEN, **config})
+    return make
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -9,18 +9,10 @@ import pytest
 from ivr import create_app
 from ivr.security import ConfigError
 
-from conftest import assert_valid_twiml, TOKEN, sign
+from conftest import assert_valid_twiml, sign
 
 CALLER = "+573001234567"
 NUMBER_PARAMS = "CallSid=CA1&From=%2B573001234567&Caller=%2B573001234567"
-
-
-@pytest.fixture
-def make_app(no_audio):
-    def make(**config):
-        return create_app({"TESTING": True, "AUDIO_DIR": str(no_audio),
-                           "TWILIO_AUTH_TOKEN": TOKEN, **config})
-    return make
 
 
 def refusals(caplog):

@@ -20,15 +20,6 @@ FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "ivr.example.com"
              "X-Forwarded-For": "54.172.60.1"}
 
 
-@pytest.fixture
-def make_app(no_audio):
-    """make_app(PUBLIC_BASE_URL=..., TRUSTED_PROXIES=...): a signed app with these settings."""
-    def make(**config):
-        return create_app({"TESTING": True, "AUDIO_DIR": str(no_audio),
-                           "TWILIO_AUTH_TOKEN": TOKEN, **config})
-    return make
-
-
 def heard_menu(r):
     """The response is TwiML offering the main menu (welcome or not)."""
     assert r.status_code == 200, r.data
