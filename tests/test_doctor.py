@@ -267,3 +267,13 @@ def test_a_store_without_its_key_fails(good, monkeypatch):
     assert result.exit_code == 1
     assert found["call store"] == ("FAIL", "IVR_SECRET_KEY is not set: the line refuses to start "
                                            "without it (it keys caller numbers)")
+
+
+def test_the_default_sqlite_file_is_left_for_the_line_to_make(good, monkeypatch, tmp_path):
+    from flask import Flask
+
+    monkeypatch.setattr(Flask, "auto_find_instance_path", lambda self: str(tmp_path / "instance"))
+    monkeypatch.delenv("DATABASE_URL")
+    _, found = ivr_doctor()
+    assert found["call store"] == ("OK", "the default SQLite file, made on first use")
+    assert not (tmp_path / "instance").exists()
