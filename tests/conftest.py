@@ -1,6 +1,7 @@
 import contextlib
 import os
 import shutil
+import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,6 +182,16 @@ def ulaw_wav(samples: bytes = b"\xff" * 800, rate: int = 8000) -> bytes:
         + b"data" + struct.pack("<I", len(samples)) + samples + pad
     )
     return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def stop(proc) -> None:
+    """End a server process a test started: politely, then for good after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @contextlib.contextmanager

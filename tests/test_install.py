@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import assert_valid_twiml
+from conftest import assert_valid_twiml, stop
 from ivr import ROOT
 from ivr.audio import read_manifest
 from ivr.content import load
@@ -185,12 +185,7 @@ def test_serve_answers_with_the_shipped_audio(installed):
             # Played from a file, fetched over HTTP: the very bytes the checkout ships.
             assert played[pid].audio == (ROOT / "audio" / manifest["prompts"][pid]["file"]).read_bytes()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def test_doctor_and_report_find_the_shipped_line(installed):

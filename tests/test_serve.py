@@ -16,7 +16,7 @@ from ivr import ROOT, cli as cli_mod, wsgi
 from ivr.player import Call, HttpTransport, ScriptedKeypad
 from ivr.ports import free_port
 
-from conftest import TOKEN, assert_valid_twiml
+from conftest import TOKEN, assert_valid_twiml, stop
 
 
 @pytest.fixture
@@ -155,12 +155,7 @@ def serve(tmp_path, no_audio):
 
     yield start
     for proc, log in procs:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
 
 
