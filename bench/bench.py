@@ -33,6 +33,7 @@ from twilio.request_validator import RequestValidator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from ivr.ports import free_port  # noqa: E402  (after the path is set)
+
 TOKEN = "bench-auth-token"
 SECRET = "bench-secret-key"
 
@@ -103,7 +104,7 @@ def start(app_spec: str, port: int, workers: int, env: dict, log: Path) -> subpr
                 return proc
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit(f"{app_spec} did not start:\n{log.read_text(errors='replace')}")
+                raise SystemExit(f"{app_spec} did not start:\n{log.read_text(errors='replace')}") from None
             time.sleep(0.1)
     raise SystemExit(f"{app_spec} did not start within 30 s")
 
@@ -186,7 +187,8 @@ def main():
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (Debian/Ubuntu: apt-get install wrk)")
 
-    from ivr import create_app, store as store_mod
+    from ivr import create_app
+    from ivr import store as store_mod
 
     line = create_app({"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "WEB_PHONE": False,
                        "STORE": False}).extensions["ivr"]
@@ -228,7 +230,7 @@ def main():
                  ("constant", const_port, "const.lua")]
         try:
             # Warm up all three (imports, first-request work) before measuring.
-            for name, port, script in steps:
+            for _name, port, script in steps:
                 subprocess.run(["wrk", "-t1", "-c2", "-d1s", "-s", str(tmp / script),
                                 f"http://127.0.0.1:{port}"], capture_output=True, check=True)
             time.sleep(1)  # the line's writers (every 0.5 s) have written the warm-up
@@ -260,15 +262,15 @@ def main():
               f"{r['cpu_us']:>19.0f}")
     # The ratio of each round's pair, then their median: pairs ran seconds apart.
     steps = statistics.median(
-        a["rps"] / b["rps"] for a, b in zip(runs["line steps"], runs["constant steps"]))
+        a["rps"] / b["rps"] for a, b in zip(runs["line steps"], runs["constant steps"], strict=False))
     floor = statistics.median(
-        a["rps"] / b["rps"] for a, b in zip(runs["floor steps"], runs["constant steps"]))
+        a["rps"] / b["rps"] for a, b in zip(runs["floor steps"], runs["constant steps"], strict=False))
     audio = statistics.median(
-        a["rps"] / b["rps"] for a, b in zip(runs["line audio"], runs["constant audio"]))
+        a["rps"] / b["rps"] for a, b in zip(runs["line audio"], runs["constant audio"], strict=False))
     print(f"ratio line/constant (median of rounds): steps {steps:.2f}× (target ≥ 0.80), "
           f"audio {audio:.2f}×; the floor view: {floor:.2f}×")
     print("  steps, per round: " + " ".join(
-        f"{a['rps'] / b['rps']:.2f}" for a, b in zip(runs["line steps"], runs["constant steps"])))
+        f"{a['rps'] / b['rps']:.2f}" for a, b in zip(runs["line steps"], runs["constant steps"], strict=False)))
     cpu = results["constant steps"]["cpu_us"] / results["line steps"]["cpu_us"]
     cpu_floor = results["constant steps"]["cpu_us"] / results["floor steps"]["cpu_us"]
     print(f"server CPU per step request, constant/line: {cpu:.2f}×, constant/floor: {cpu_floor:.2f}×")

@@ -75,7 +75,7 @@ def main():
     args = parser.parse_args()
 
     db = tempfile.TemporaryDirectory()
-    log = tempfile.NamedTemporaryFile("w", suffix=".log", delete=False)
+    log = tempfile.NamedTemporaryFile("w", suffix=".log", delete=False)  # noqa: SIM115 (the log handler's, until exit)
     handler = logging.StreamHandler(log)
     logging.getLogger().addHandler(handler)
     logging.getLogger().setLevel(logging.INFO)

@@ -43,7 +43,7 @@ def child(which: str, n: int) -> None:
     from ivr import logs
 
     logs.configure()
-    logging.getLogger().handlers[0].setStream(open(os.devnull, "w"))
+    logging.getLogger().handlers[0].setStream(open(os.devnull, "w"))  # noqa: SIM115 (for the run)
     folder = tempfile.mkdtemp()
     app = line_app(folder, store=which == "line")
     line = app.extensions["ivr"]
@@ -66,7 +66,7 @@ def child(which: str, n: int) -> None:
     floor.add_url_rule("/voice/turn", "turn", floor_view, methods=["POST"])
     target = {"constant": constant, "floor": floor}.get(which, app)
     env, body = environ()
-    for i in range(200 + n):  # 200 to warm up, as a running worker has
+    for _i in range(200 + n):  # 200 to warm up, as a running worker has
         e = dict(env, **{"wsgi.input": io.BytesIO(body)})
         for _ in target(e, lambda status, headers: None):
             pass
@@ -80,7 +80,7 @@ def count(which: str, n: int) -> int:
          sys.executable, __file__, "--child", which, str(n)],
         capture_output=True, text=True, check=True,
     ).stderr
-    return int(next(l for l in out.splitlines() if "Collected" in l).split()[-1])
+    return int(next(ln for ln in out.splitlines() if "Collected" in ln).split()[-1])
 
 
 def main():

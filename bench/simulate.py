@@ -24,7 +24,7 @@ import argparse
 import random
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -34,7 +34,8 @@ from twilio.request_validator import RequestValidator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from ivr import create_app, store as store_mod  # noqa: E402
+from ivr import create_app  # noqa: E402
+from ivr import store as store_mod  # noqa: E402
 from ivr.player import Call, FlaskTransport, ScriptedKeypad  # noqa: E402
 
 TOKEN = "simulation-auth-token"
@@ -235,7 +236,7 @@ def simulate(database_url: str, days: int = 1, calls: int = 300, seed: int = 13,
             line.store.flush(10)
         seen.add(p.caller)
         call = place(app, p)
-        starts[call.sid] = p.start.astimezone(timezone.utc)
+        starts[call.sid] = p.start.astimezone(UTC)
         requests += call.requests
         finished += call.ended_by is not None
     line.store.flush(60)

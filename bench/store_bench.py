@@ -26,8 +26,18 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 
 from bench.bench import (  # noqa: E402
-    SECRET, TOKEN, free_port, start, step_requests, stop, summarize, turns_in, worker_rss_kib, wrk,
-    write_lua)
+    SECRET,
+    TOKEN,
+    free_port,
+    start,
+    step_requests,
+    stop,
+    summarize,
+    turns_in,
+    worker_rss_kib,
+    write_lua,
+    wrk,
+)
 from ivr import store as store_mod  # noqa: E402
 
 
@@ -67,7 +77,7 @@ def main():
                 servers[name] = start("app:app", port, args.workers, env, tmp / f"{name}.log")
             runs = {name: [] for name in ports}
             try:
-                for name, port in ports.items():  # warm up
+                for port in ports.values():  # warm up
                     subprocess.run(["wrk", "-t1", "-c2", "-d1s", "-s", str(tmp / "steps.lua"),
                                     f"http://127.0.0.1:{port}"], capture_output=True, check=True)
                 time.sleep(1.5)  # the writers' timers (0.5 s) have written the warm-up
@@ -96,7 +106,7 @@ def main():
               f"{r['cpu_us']:>12.0f}{memory[name]:>12.1f}")
     failed = any(r["errors"] for r in results.values())
     for name in ("sqlite", "postgresql"):
-        ratio = statistics.median(a["rps"] / b["rps"] for a, b in zip(runs[name], runs["off"]))
+        ratio = statistics.median(a["rps"] / b["rps"] for a, b in zip(runs[name], runs["off"], strict=False))
         made = results[name]["requests"]
         # wrk counts the responses it read; a request still in flight when a run ends (at most
         # one per connection) is answered and recorded, but not counted by wrk.

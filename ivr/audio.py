@@ -1,4 +1,4 @@
-"""The audio store: which prompts have current audio, and the route that serves it."""
+"""The audio store: which prompts have current audio (the manifest, read once)."""
 
 import hashlib
 import io
@@ -6,17 +6,11 @@ import json
 import logging
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, send_from_directory
-
-bp = Blueprint("audio", __name__, url_prefix="/audio")
-
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 #: The engine that builds audio without the internet: fine for trying the line, robotic for callers.
 OFFLINE_ENGINE = "espeak"
-#: File names change with their words, so a file never changes: cache it for a year.
-MAX_AGE = 365 * 24 * 3600
 
 
 def pcm_wav(source) -> tuple[bytes, float]:
@@ -143,20 +137,3 @@ def read_manifest(directory: Path) -> dict:
         log.warning("audio manifest %s has no valid 'slow' table; slow prompts use <Say>", path)
         data = {k: v for k, v in data.items() if k != "slow"}
     return data
-
-
-# merge_slashes off: '/audio//etc/passwd' is an unknown name (404), not a redirect elsewhere.
-@bp.route("/<path:name>", merge_slashes=False)
-def file(name):
-    """Serve a prompt's audio; anything the manifest does not list is 404."""
-    store = current_app.extensions["ivr"].audio
-    if name not in store.files:
-        abort(404)
-    # The name hashes the words and the voice, so it is the file's version: an ETag that is
-    # the same on every worker and machine, whenever the file was written there.
-    response = send_from_directory(
-        store.directory, name, mimetype="audio/wav", max_age=MAX_AGE, conditional=True,
-        etag=name.removesuffix(".wav"),
-    )
-    response.cache_control.immutable = True
-    return response

@@ -17,7 +17,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from .sms import E164
+from .settings import E164
 
 #: The CallSid of the self-check's request: a recognisable fake, never a real call's.
 SELF_CHECK_CALL_SID = "CA" + "5e1fc4ec" + "0" * 24

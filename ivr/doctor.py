@@ -6,22 +6,21 @@ lists them in the order they print. Adding a check is writing one more function 
 through `d`'s methods (each worked out once).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import requests
 
-from . import LINE, agent, connect, sms, store
+from . import agent, connect, paths, sms, store
+from . import settings as settings_mod
 from .audio import AudioStore
 from .content import ContentError, load
-from .security import ConfigError
+from .settings import ConfigError, Settings
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
-
-#: Values of an on/off setting that mean on (as the environment or .env give them).
-_ON = {"1", "true", "yes", "on"}
 
 
 @dataclass(frozen=True)
@@ -42,32 +41,49 @@ class Deployment:
 
     def __init__(self, config, base: str | None = None, timeout: float = 10):
         self.config = config
-        self.base = (base or config.get("PUBLIC_BASE_URL") or "").rstrip("/")
         self.timeout = timeout
+        #: The setting fields by attribute name, each read on its own: one wrong setting
+        #: fails its own check, not all of them.
+        self._fields = {f.name: f for f in fields(Settings)}
+        #: --url, else PUBLIC_BASE_URL (public_url says so when that setting is wrong).
+        self.base = (base or self.get("public_base_url", "")).rstrip("/")
 
-    def get(self, name, default=None):
-        value = self.config.get(name, default)
+    def setting(self, name: str):
+        """The setting `name` (a Settings attribute) parsed as the line parses it; a
+        ConfigError naming it when it is wrong."""
+        return settings_mod.read(self._fields[name], self.config)
+
+    def subset(self, *names: str) -> SimpleNamespace:
+        """Those settings, parsed, as attributes (what a feature's builder reads)."""
+        return SimpleNamespace(**{name: self.setting(name) for name in names})
+
+    def get(self, name: str, default=None):
+        """The setting `name`, parsed, or `default` when it is unset or wrong."""
+        try:
+            value = self.setting(name)
+        except ConfigError:
+            return default
         return default if value is None or value == "" else value
 
     @cached_property
     def content(self):
         """(content, None) or (None, the error)."""
         try:
-            return load(self.get("CONTENT", str(LINE / "content.toml"))), None
-        except ContentError as e:
+            return load(self.setting("content")), None
+        except (ContentError, ConfigError) as e:
             return None, str(e)
 
     @cached_property
     def self_check(self) -> connect.Check | None:
         """The signed request to BASE/voice (None without a token or a usable base URL)."""
-        token = self.get("TWILIO_AUTH_TOKEN")
+        token = self.get("twilio_auth_token")
         if not token or not self.base:
             return None
         try:
             base = connect.base_url(self.base)
         except connect.ConnectError:
             return None
-        return connect.self_check(base, token, self.get("TWILIO_ACCOUNT_SID", ""),
+        return connect.self_check(base, token, self.get("twilio_account_sid", ""),
                                   timeout=self.timeout)
 
 
@@ -99,7 +115,7 @@ def run(deployment: Deployment) -> list[Finding]:
 @check
 def credentials(d: Deployment) -> list[Finding]:
     found = []
-    if d.get("TWILIO_AUTH_TOKEN"):
+    if d.get("twilio_auth_token"):
         found.append(Finding(OK, "auth token", "TWILIO_AUTH_TOKEN is set: webhooks must be "
                                                "signed by Twilio"))
     else:
@@ -107,18 +123,27 @@ def credentials(d: Deployment) -> list[Finding]:
                                                  "call the webhooks; copy it from the Twilio "
                                                  "console (Account info)"))
     try:
-        sms.check_account_sid(d.get("TWILIO_ACCOUNT_SID"))
-        found.append(Finding(OK, "account SID", "TWILIO_ACCOUNT_SID is set"))
+        sid = d.setting("twilio_account_sid")
     except ConfigError as e:
+        return [*found, Finding(FAIL, "account SID", str(e))]
+    if sid:
+        found.append(Finding(OK, "account SID", "TWILIO_ACCOUNT_SID is set"))
+    else:
         # The voice line works without it; texts and `ivr twilio connect` do not.
-        level = FAIL if d.get("SMS_FROM") or d.get("TWILIO_ACCOUNT_SID") else WARN
-        found.append(Finding(level, "account SID", f"{e}; `ivr twilio connect` and texts "
-                                                   f"need it"))
+        level = FAIL if d.get("sms_from") else WARN
+        found.append(Finding(level, "account SID", "TWILIO_ACCOUNT_SID is not set (it starts "
+                                                   "with AC; see the Twilio console); `ivr "
+                                                   "twilio connect` and texts need it"))
     return found
 
 
 @check
 def public_url(d: Deployment) -> Finding:
+    try:
+        d.setting("public_base_url")
+    except ConfigError as e:
+        if not d.base:
+            return Finding(FAIL, "public URL", str(e))
     if not d.base:
         return Finding(FAIL, "public URL", "PUBLIC_BASE_URL is not set: set it to the https:// "
                                            "address Twilio calls (or give --url) so it can be "
@@ -157,7 +182,10 @@ def audio(d: Deployment) -> Finding:
     loaded, _ = d.content
     if loaded is None:
         return Finding(FAIL, "audio", "not checked: the content file does not load")
-    store = AudioStore(Path(d.get("AUDIO_DIR", str(LINE / "audio"))), loaded)
+    try:
+        store = AudioStore(d.setting("audio_dir"), loaded)
+    except ConfigError as e:
+        return Finding(FAIL, "audio", str(e))
     s = store.summary()
     entries = store.manifest.get("prompts", {})
     offline = [pid for pid in store.playable if entries[pid].get("engine") != "gtts"]
@@ -173,13 +201,13 @@ def audio(d: Deployment) -> Finding:
     return Finding(OK, "audio", f"{s['playable']} prompts, made by gTTS")
 
 
-def _on(value) -> bool:
-    return value is True or (isinstance(value, (int, str)) and str(value).strip().lower() in _ON)
-
-
 @check
 def web_phone(d: Deployment) -> Finding:
-    if _on(d.get("WEB_PHONE", False)):
+    try:
+        on = d.setting("web_phone")
+    except ConfigError as e:
+        return Finding(FAIL, "web phone", str(e))
+    if on:
         return Finding(FAIL, "web phone", "IVR_WEB_PHONE is on: whoever opens /phone can call "
                                           "the webhooks without Twilio's signature; set "
                                           "IVR_WEB_PHONE=0")
@@ -199,7 +227,9 @@ def web_phone(d: Deployment) -> Finding:
 @check
 def texts(d: Deployment) -> Finding:
     try:
-        texter = sms.texter(d.config)  # builds twilio's Client; sends nothing
+        s = d.subset("sms_from", "twilio_account_sid", "twilio_auth_token")
+        settings_mod.sms_rule(s)
+        texter = sms.texter(SimpleNamespace(**vars(s), twilio_http_client=None))  # sends nothing
     except ConfigError as e:
         return Finding(FAIL, "texts (7)", str(e))
     if texter is None:
@@ -210,7 +240,9 @@ def texts(d: Deployment) -> Finding:
 @check
 def person(d: Deployment) -> Finding:
     try:
-        found = agent.settings(d.config)
+        s = d.subset("agent_number", "agent_hours", "timezone")
+        settings_mod.agent_rule(s)
+        found = agent.from_settings(s)
     except ConfigError as e:
         return Finding(FAIL, "person (9)", str(e))
     if found is None:
@@ -223,16 +255,21 @@ def person(d: Deployment) -> Finding:
 @check
 def database(d: Deployment) -> Finding:
     """The call store as the line would open it: reachable, migrated, with its key."""
-    if not _on(d.get("STORE", "1")):
+    try:
+        on = d.setting("store")
+        d.setting("database_url")
+    except ConfigError as e:
+        return Finding(FAIL, "call store", str(e))
+    if not on:
         return Finding(WARN, "call store", "off (IVR_STORE=0): no report, no resume, texts "
                                            "limited per worker")
-    if not d.get("SECRET_KEY") and d.get("TWILIO_AUTH_TOKEN"):
+    try:
+        settings_mod.store_rule(d.subset("store", "twilio_auth_token", "secret_key"))
+    except ConfigError:
         return Finding(FAIL, "call store", "IVR_SECRET_KEY is not set: the line refuses to "
                                            "start without it (it keys caller numbers)")
-    from flask import Flask
-
-    instance = Flask("ivr").instance_path
-    url, default = store.url_for(d.config, instance)
+    instance = paths.instance_path()
+    url, default = store.url_for(d.get("database_url", ""), instance)
     if default and not (Path(instance) / store.SQLITE_FILE).exists():
         # Not made here: the line makes and migrates it on first use.
         return Finding(OK, "call store", "the default SQLite file, made on first use")

@@ -7,7 +7,8 @@ made once, when the line starts.
 """
 
 import re
-from typing import Iterator, Mapping, NamedTuple
+from collections.abc import Iterator, Mapping
+from typing import NamedTuple
 
 #: Prompt ids the flow speaks, besides the steps (paso_N) and resume_N.
 PROMPTS = (
@@ -341,10 +342,7 @@ class Flow:
         wrongs = state.wrongs + 1
         if wrongs >= self.max_wrongs:
             return Turn(("bye_wrong", "goodbye"), None, "wrong")
-        if key == UNHEARD:
-            notice = "not_understood"
-        else:
-            notice = "pick_wrong" if state.at == PICK else "wrong_key"
+        notice = "not_understood" if key == UNHEARD else "pick_wrong" if state.at == PICK else "wrong_key"
         # A key proves someone is there, so silences start over; wrong keys do not, so
         # alternating silence and wrong keys still ends the call.
         return Turn(

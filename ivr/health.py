@@ -1,8 +1,9 @@
 """GET /healthz: what the line loaded, for load balancers and whoever deploys it."""
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 from .audio import OFFLINE_ENGINE
+from .line import current_line
 
 bp = Blueprint("health", __name__)
 
@@ -10,8 +11,8 @@ bp = Blueprint("health", __name__)
 @bp.route("/healthz")
 def healthz():
     """The content and audio this worker answers calls with; 200 means it can take calls."""
-    line = current_app.extensions["ivr"]
-    store = current_app.extensions.get("ivr_store")
+    line = current_line()
+    store = line.store
     return {
         "status": "ok",
         "content": {

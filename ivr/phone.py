@@ -11,51 +11,43 @@ import io
 import logging
 
 from flask import (
-    Blueprint, abort, current_app, render_template, request, send_file,
+    Blueprint,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_file,
 )
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from . import security
-from .audio import MAX_AGE, pcm_wav
+from .audio import pcm_wav
+from .line import current_line
+from .media import MAX_AGE
 from .player import settings as player_settings
 from .twiml import AUDIO_PATH
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
 
 HEADER = "X-Web-Phone"
-#: A stolen pass soon stops working; the page asks for a new one before each call and
-#: while a call lasts (PASS_REFRESH_SECONDS). Settings IVR_WEB_PHONE_PASS_SECONDS and
-#: IVR_WEB_PHONE_PASS_REFRESH_SECONDS change them (the tests make them short).
-PASS_SECONDS = 10 * 60
-PASS_REFRESH_SECONDS = 4 * 60
+# A stolen pass soon stops working: the page asks for a new one before each call and while
+# a call lasts (IVR_WEB_PHONE_PASS_SECONDS, IVR_WEB_PHONE_PASS_REFRESH_SECONDS).
 
 log = logging.getLogger(__name__)
 
 
 def pass_seconds(app) -> tuple[int, int]:
     """(how long a pass lives, how often the page renews it during a call), in seconds."""
-    return app.extensions["ivr.phone"]
-
-
-def _lifetimes(app) -> tuple[int, int]:
-    app.config.setdefault("WEB_PHONE_PASS_SECONDS", PASS_SECONDS)
-    app.config.setdefault("WEB_PHONE_PASS_REFRESH_SECONDS", PASS_REFRESH_SECONDS)
-    life = security.count(app, "WEB_PHONE_PASS_SECONDS", "a number of seconds")
-    refresh = security.count(app, "WEB_PHONE_PASS_REFRESH_SECONDS", "a number of seconds")
-    if not 0 < refresh < life:
-        raise security.ConfigError(
-            "IVR_WEB_PHONE_PASS_REFRESH_SECONDS must be more than 0 and less than"
-            f" IVR_WEB_PHONE_PASS_SECONDS ({life}), not {refresh}")
-    return life, refresh
+    settings = app.extensions["ivr"].settings
+    return settings.web_phone_pass_seconds, settings.web_phone_pass_refresh_seconds
 
 
 @bp.record_once
 def _open_the_door(state):
     """While this blueprint is registered, its pass lets the page call the webhooks."""
     app = state.app
-    app.extensions["ivr.phone"] = _lifetimes(app)
     security.allow(app, lambda req: has_valid_pass(app, req))
-    if app.config["TWILIO_AUTH_TOKEN"]:
+    if app.extensions["ivr"].settings.twilio_auth_token:
         log.warning(
             "the web phone is on (/phone, IVR_WEB_PHONE=1): whoever can open that page can call "
             "this line's webhooks without Twilio's signature; turn it off where the public can "
@@ -67,8 +59,9 @@ def _serializer(app) -> URLSafeTimedSerializer:
     # SECRET_KEY if one is configured, else a key derived from the auth token: every worker
     # on every machine agrees on it without another secret to set, and the token itself
     # never leaves the server.
-    secret = app.config.get("SECRET_KEY") or hmac.new(
-        app.config["TWILIO_AUTH_TOKEN"].encode(), b"ivr web phone pass", hashlib.sha256
+    settings = app.extensions["ivr"].settings
+    secret = settings.secret_key or hmac.new(
+        settings.twilio_auth_token.encode(), b"ivr web phone pass", hashlib.sha256
     ).hexdigest()
     return URLSafeTimedSerializer(secret, salt="web-phone")
 
@@ -107,7 +100,7 @@ def _catalog(line) -> dict:
 @bp.route("")
 def page():
     """The web phone page."""
-    line = current_app.extensions["ivr"]
+    line = current_line()
     config = {
         "voiceUrl": request.script_root + "/voice",
         # The TwiML's URLs start with the public base URL when one is set; the page fetches
@@ -116,7 +109,7 @@ def page():
         "root": request.script_root,
         "audioPath": AUDIO_PATH,
         "browserAudioPath": request.script_root + "/phone/audio/",
-        "pass": issue_pass(current_app) if current_app.config["TWILIO_AUTH_TOKEN"] else "",
+        "pass": issue_pass(current_app) if line.settings.twilio_auth_token else "",
         "passUrl": request.script_root + "/phone/pass",
         # What a caller's text message would say: a trial call's 7 shows it, sends nothing.
         "sms": line.content.sms if line.texter else "",
@@ -138,7 +131,7 @@ def _browser_wav(path: str) -> bytes:
 @bp.route("/audio/<path:name>")
 def audio(name):
     """A prompt's audio as 16-bit PCM WAV for browsers; only files the manifest lists."""
-    store = current_app.extensions["ivr"].audio
+    store = current_line().audio
     if name not in store.files:
         abort(404)
     path = store.directory / name

@@ -2,7 +2,7 @@
 
 `summarize` reads the turns (and call statuses) since a date and returns plain numbers;
 `text` and `html` present them. `/report` (the blueprint `bp`) serves the HTML page behind
-HTTP basic auth when IVR_REPORT_PASSWORD is set; init_app in ivr.store registers it.
+HTTP basic auth when IVR_REPORT_PASSWORD is set; create_app registers it then.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ import hmac
 import io
 import statistics
 from collections import Counter, defaultdict
-from datetime import date, datetime, time, timezone, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
+from .line import current_line
 from .store import statuses, turns
 
 #: The user name /report asks for (the password is IVR_REPORT_PASSWORD).
@@ -37,7 +38,7 @@ def _place(place: str, step) -> str:
 
 
 def summarize(engine, since: date | datetime | None = None, *, steps: int | None = None,
-              tz: tzinfo = timezone.utc) -> dict:
+              tz: tzinfo = UTC) -> dict:
     """The report's numbers for calls that started at or after `since` (a date is midnight in
     `tz`; None: every call kept). `steps`: the guide's steps (content.steps); by default the
     highest step seen. Days are counted in `tz`.
@@ -81,7 +82,8 @@ def summarize(engine, since: date | datetime | None = None, *, steps: int | None
                 heard.add(t.outcome[5:])
                 if i + 1 < len(call_turns):
                     seconds[t.outcome[5:]].append((call_turns[i + 1].at - t.at).total_seconds())
-            if t.place == "step" and str(t.step) in per_step and t.action in ("repeat", "back", "slow", "silence", "wrong"):
+            if (t.place == "step" and str(t.step) in per_step
+                    and t.action in ("repeat", "back", "slow", "silence", "wrong")):
                 per_step[str(t.step)][t.action] += 1
             if t.action == "wrong":
                 where = _place(t.place, t.step)
@@ -104,7 +106,7 @@ def summarize(engine, since: date | datetime | None = None, *, steps: int | None
 
     endings = Counter()
     durations = []
-    for sid, status, duration in {r.call_sid: r for r in status_rows}.values():
+    for _sid, status, duration in {r.call_sid: r for r in status_rows}.values():
         endings[status] += 1
         if duration is not None:
             durations.append(duration)
@@ -263,7 +265,7 @@ bp = Blueprint("report", __name__)
 
 def _authorized(req) -> bool:
     auth = req.authorization
-    password = current_app.config.get("REPORT_PASSWORD") or ""
+    password = current_line().settings.report_password
     if not password or auth is None or auth.type != "basic":
         return False
     user_ok = hmac.compare_digest((auth.username or "").encode(), REPORT_USER.encode())
@@ -283,19 +285,8 @@ def page():
         since = date.fromisoformat(since) if since else None
     except ValueError:
         return Response("since must be a date like 2026-11-01\n", 400, mimetype="text/plain")
-    store = current_app.extensions["ivr_store"]
-    steps = current_app.extensions["ivr"].content.steps
-    summary = summarize(store.engine, since, steps=steps, tz=line_timezone(current_app.config))
+    line = current_line()
+    summary = summarize(line.store.engine, since, steps=line.content.steps, tz=line.settings.timezone)
     response = Response(html(summary), mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def line_timezone(config) -> tzinfo:
-    """The line's time zone (IVR_TIMEZONE, default America/Bogota) for days in the report."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        return ZoneInfo(str(config.get("TIMEZONE") or "America/Bogota"))
-    except (ZoneInfoNotFoundError, ValueError):
-        return timezone.utc

@@ -6,7 +6,6 @@ Other ways in (the web phone's pass) are registered by the blueprints that offer
 
 import hmac
 import logging
-import re
 from urllib.parse import quote
 
 from flask import Response, current_app, g, request
@@ -15,6 +14,7 @@ from twilio.request_validator import RequestValidator
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from .line import current_line
 from .logs import value
 
 log = logging.getLogger(__name__)
@@ -24,40 +24,9 @@ SIGNATURE_HEADER = "X-Twilio-Signature"
 WAYS_IN = "ivr.ways_in"
 
 
-class ConfigError(Exception):
-    """A setting cannot be used; the message names it."""
-
-
 def validator(token: str) -> RequestValidator | None:
     """The signature checker for `token`; None means webhooks are not authenticated."""
     return RequestValidator(token) if token else None
-
-
-_FLAGS = {"1": True, "true": True, "yes": True, "on": True,
-          "0": False, "false": False, "no": False, "off": False}
-
-
-def count(app, name: str, meaning: str) -> int:
-    """A whole-number setting (0 or more), given as a number or as text."""
-    value = app.config[name]
-    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,9}", value.strip()):
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"IVR_{name} must be {meaning} (0 or more), not {value!r}")
-    return value
-
-
-def flag(app, name: str) -> bool:
-    """An on/off setting: 1/0, true/false, yes/no or on/off; anything else is refused, since
-    a misspelt 'off' must not leave a door open."""
-    value = app.config[name]
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _FLAGS:
-        return _FLAGS[value.strip().lower()]
-    raise ConfigError(f"IVR_{name} must be 1 or 0 (on or off), not {value!r}")
 
 
 class NoSessions(SessionInterface):
@@ -73,13 +42,14 @@ class NoSessions(SessionInterface):
         pass
 
 
-def init_app(app) -> None:
-    """Check the security settings; trust forwarded headers from the configured proxies only;
-    warn when webhooks are not checked; open no cookie sessions (NoSessions)."""
+def init_app(app, settings) -> None:
+    """Trust forwarded headers from the configured proxies only; read no body larger than
+    the setting; warn when webhooks are not checked; open no cookie sessions (NoSessions)."""
     app.session_interface = NoSessions()
-    app.config["MAX_CONTENT_LENGTH"] = count(app, "MAX_CONTENT_LENGTH", "a size in bytes")
-    proxies = app.config["TRUSTED_PROXIES"] = count(
-        app, "TRUSTED_PROXIES", "the number of proxies in front of the app")
+    # Flask reads it: Twilio's bodies are a few KB, and a body must be read before its
+    # signature can be checked, so an unsigned sender could otherwise make a worker hold any amount.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+    proxies = settings.trusted_proxies
     if proxies:
         # Each proxy appends one value to X-Forwarded-*; values beyond the trusted count were
         # written by the client and could fake the host or scheme that Twilio signed.
@@ -88,7 +58,7 @@ def init_app(app) -> None:
             x_prefix=proxies,
         )
     app.extensions[WAYS_IN] = []
-    if not app.config["TWILIO_AUTH_TOKEN"]:
+    if not settings.twilio_auth_token:
         log.warning(
             "webhooks are NOT authenticated: set TWILIO_AUTH_TOKEN (anyone can call this line's "
             "webhooks; fine for local use only)"
@@ -121,7 +91,7 @@ def check() -> Response | None:
     """
     g.signed = g.way_in = False
     app = current_app
-    line = app.extensions["ivr"]
+    line = current_line()
     if line.validator is None:
         return None
     try:
@@ -153,7 +123,7 @@ def refuse(reason: str) -> Response:
     """403, and a log line that helps find a proxy misconfiguration without leaking secrets."""
     g.outcome = "refused"
     try:
-        checked = value(signed_url(current_app.extensions["ivr"]).partition("?")[0], 200)
+        checked = value(signed_url(current_line()).partition("?")[0], 200)
     except Exception:  # the request that failed the check may not even have a usable URL
         checked = "-"
     # Neither the token nor the signature, nor the query (a GET's carries phone numbers): the

@@ -1,7 +1,7 @@
 """Texting the caller: SMS segment counting, the sender setting, and one message sent
 through twilio's `Client` without ever holding a webhook or raising.
 
-    texter = sms.texter(app.config)        # None when IVR_SMS_FROM is not set
+    texter = sms.texter(settings)          # None when IVR_SMS_FROM is not set
     result = texter.send(caller, body)     # SmsResult(sent=..., code=..., reason=...)
 
 Caller numbers are logged masked (the last four digits), never in the clear.
@@ -12,14 +12,14 @@ import logging
 import os
 import re
 import time
-from datetime import date
 from dataclasses import dataclass
+from datetime import date
 from typing import NamedTuple
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from .logs import mask
-from .security import ConfigError
+from .settings import is_e164
 
 log = logging.getLogger(__name__)
 
@@ -78,52 +78,15 @@ def segments(text: str) -> Segments:
     return Segments(encoding, count)
 
 
-# -- settings --------------------------------------------------------------------------------
+# -- the texter ------------------------------------------------------------------------------
 
-E164 = re.compile(r"\+[1-9][0-9]{7,14}")
-MESSAGING_SERVICE = re.compile(r"MG[0-9a-fA-F]{32}")
-ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
-
-
-def is_e164(number) -> bool:
-    """True for a phone number in E.164: '+', then 8 to 15 digits (no leading 0)."""
-    return isinstance(number, str) and E164.fullmatch(number) is not None
-
-
-def check_sender(value) -> str:
-    """The IVR_SMS_FROM setting checked: a Twilio number in E.164 or a Messaging Service SID."""
-    text = value.strip() if isinstance(value, str) else value
-    if isinstance(text, str) and (E164.fullmatch(text) or MESSAGING_SERVICE.fullmatch(text)):
-        return text
-    raise ConfigError(
-        f"IVR_SMS_FROM must be a Twilio number in E.164 (like +573001234567) or a Messaging "
-        f"Service SID (MG and 32 hex digits), not {value!r}"
-    )
-
-
-def check_account_sid(value) -> str:
-    """The TWILIO_ACCOUNT_SID setting checked: AC and 32 hex digits."""
-    text = value.strip() if isinstance(value, str) else value
-    if isinstance(text, str) and ACCOUNT_SID.fullmatch(text):
-        return text
-    if not text:
-        raise ConfigError("TWILIO_ACCOUNT_SID is not set (it starts with AC; see the Twilio console)")
-    raise ConfigError(f"TWILIO_ACCOUNT_SID must be AC and 32 hex digits, not {value!r}")
-
-
-def texter(config, http_client=None) -> "Texter | None":
-    """The line's texter as the settings (`app.config`) describe it; None when IVR_SMS_FROM
-    is not set. A malformed setting, or SMS without the account's credentials, is a
-    ConfigError naming the setting."""
-    value = config.get("SMS_FROM")
-    if value is None or value == "":
+def texter(settings) -> "Texter | None":
+    """The line's texter as the settings describe it; None when IVR_SMS_FROM is not set
+    (Settings.check has made sure the account's credentials are there)."""
+    if not settings.sms_from:
         return None
-    from_ = check_sender(value)
-    sid = check_account_sid(config.get("TWILIO_ACCOUNT_SID"))
-    token = config.get("TWILIO_AUTH_TOKEN")
-    if not token:
-        raise ConfigError("IVR_SMS_FROM is set but TWILIO_AUTH_TOKEN is not: texts need both")
-    return Texter(sid, token, from_, http_client=http_client)
+    return Texter(settings.twilio_account_sid, settings.twilio_auth_token, settings.sms_from,
+                  http_client=settings.twilio_http_client)
 
 
 # -- sending ---------------------------------------------------------------------------------
@@ -175,7 +138,7 @@ class Texter:
         from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
-        self.sender = check_sender(sender)
+        self.sender = sender
         self.timeout = timeout
         self.client = Client(
             account_sid, auth_token,

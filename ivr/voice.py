@@ -7,16 +7,18 @@ status, or a body that is not TwiML, Twilio plays its "application error" voice.
 """
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, g, request
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from . import logs, security, store as store_mod
+from . import logs, security
+from . import store as store_mod
 from .flow import AGENT, RESUME, SMS, STEP, State, Turn
-from .sms import is_e164
+from .line import Line, current_line
+from .settings import is_e164
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 
@@ -44,7 +46,7 @@ def _hangup() -> str:
 HANGUP = _hangup()
 
 
-def reply(line, values, turn: Turn, note: str = "", before: State | None = None,
+def reply(line: Line, values, turn: Turn, note: str = "", before: State | None = None,
           pressed: str | None = None) -> Response:
     """The TwiML of `turn`, which followed `pressed` (a key, None for silence) at `before`
     (None: the call's start); `note` (lost, error, fallback) goes in the log line. `line` is
@@ -72,7 +74,7 @@ def record(store, values, turn: Turn, where: str, note: str, before: State | Non
             place, step = before.at, before.step if before.at in (STEP, RESUME) else None
         store.record(store_mod.Turn(
             call_sid=values.get("CallSid", ""), caller=values.get("From"),
-            at=datetime.now(timezone.utc), place=place, step=step,
+            at=datetime.now(UTC), place=place, step=step,
             input="speech" if words else (pressed if pressed and len(pressed) == 1 else "-"),
             words=words, action=turn.action or note, outcome=where, slow=turn.slow,
         ))
@@ -90,14 +92,14 @@ def caller_number(values) -> str | None:
 def answer():
     """'A call comes in': welcome and main menu, or the offer to go on from the step a
     returning caller reached last time."""
-    line, values = current_app.extensions["ivr"], request.values
+    line, values = current_line(), request.values
     return reply(line, values, line.flow.start(resume_at=line.resume_step(values)))
 
 
 @bp.route("/turn", methods=("GET", "POST"))
 def turn():
     """A key (or silence) at the point of the call carried in the URL."""
-    line, values = current_app.extensions["ivr"], request.values
+    line, values = current_line(), request.values
     # A plain dict: the state's optional fields are often absent, and a werkzeug MultiDict
     # answers get() for a missing key by raising and catching an exception (~2 µs each).
     state = line.flow.parse(request.args.to_dict())
@@ -113,7 +115,7 @@ def turn():
     return reply(line, values, turn, before=state, pressed=pressed)
 
 
-def text_the_caller(line, values) -> str:
+def text_the_caller(line: Line, values) -> str:
     """Send the content file's text message to the caller's own number: how it went, as
     flow.SMS_OUTCOMES names it. Only a request Twilio signed can cost a text."""
     number = caller_number(values)
@@ -140,7 +142,7 @@ def text_the_caller(line, values) -> str:
 @bp.route("/dialed", methods=("GET", "POST"))
 def dialed():
     """Back from <Dial>: the call ends after a conversation; otherwise the menu again."""
-    line, values = current_app.extensions["ivr"], request.values
+    line, values = current_line(), request.values
     state = line.flow.parse(request.args.to_dict())
     if state is None:
         return reply(line, values, line.flow.lost(), "lost")
@@ -154,13 +156,13 @@ def status():
     store. Twilio reads no TwiML here."""
     values = request.values
     g.outcome = "status:" + logs.value(values.get("CallStatus"))
-    store = current_app.extensions["ivr"].store
+    store = current_line().store
     if store:
         duration = values.get("CallDuration", "")
         store.record(store_mod.CallStatus(
             call_sid=values.get("CallSid", ""), status=values.get("CallStatus", ""),
             duration_seconds=int(duration) if duration.isdigit() and len(duration) < 9 else None,
-            at=datetime.now(timezone.utc),
+            at=datetime.now(UTC),
         ))
     return Response("", 204)
 
@@ -185,7 +187,7 @@ def fallback():
         logs.value(values.get("ErrorCode")),
         logs.value(parts.path if parts else error_url, 200),
     )
-    line = current_app.extensions["ivr"]
+    line = current_line()
     return reply(line, values, line.flow.failed(query), "fallback")
 
 
@@ -193,7 +195,7 @@ def fallback():
 @bp.route("/<path:rest>", methods=("GET", "POST"))
 def unknown(rest):
     """A /voice URL the line does not have (a stale link, a typo in the number's settings)."""
-    line = current_app.extensions["ivr"]
+    line = current_line()
     return reply(line, request.values, line.flow.lost(), "lost")
 
 
@@ -207,7 +209,7 @@ def apologise(e):
                         logs.call_sid(), route, e)
         else:
             log.exception("webhook failed: call=%s route=%s", logs.call_sid(), route)
-        line = current_app.extensions["ivr"]
+        line = current_line()
         try:
             query = request.args
         except Exception:  # a query werkzeug cannot read (bytes that are not UTF-8)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import create_app, logs
 from .content import ContentError
-from .security import ConfigError
+from .settings import ConfigError
 from .store import StoreError
 
 #: gunicorn's Arbiter.APP_LOAD_ERROR: the master halts when a worker exits with it.

@@ -49,6 +49,13 @@ def assert_valid_twiml(body: bytes):
     return doc
 
 
+def read_settings(**config):
+    """The line's Settings for these values (app.config keys), as create_app reads them."""
+    from ivr.settings import Settings, defaults
+
+    return Settings.from_config({**defaults(), "STORE": False, **config})
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -65,12 +72,15 @@ def require(tool: str, package: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def no_store_unless_asked(monkeypatch):
+def no_store_unless_asked(monkeypatch, tmp_path):
     """Test apps record nothing unless a test asks for the call store (STORE=True with a
-    DATABASE_URL and SECRET_KEY of its own): none of them writes a database in the checkout."""
-    from ivr import store
+    DATABASE_URL and SECRET_KEY of its own), and their instance folder is the test's own:
+    no test writes a database in the checkout."""
+    from ivr import paths, settings
 
-    monkeypatch.setitem(store.DEFAULTS, "STORE", False)
+    defaults = settings.defaults()
+    monkeypatch.setattr(settings, "defaults", lambda: {**defaults, "STORE": False})
+    monkeypatch.setattr(paths, "instance_path", lambda: str(tmp_path / "instance"))
 
 
 @pytest.fixture

@@ -1,12 +1,14 @@
-"""ivr/agent.py: the agent's number, opening hours on the line's wall clock (fixed clocks)."""
+"""The agent (ivr/agent.py), its opening hours on the line's wall clock (ivr/hours.py, fixed
+clocks), and their settings as ivr/settings.py reads them."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from ivr import agent
-from ivr.security import ConfigError
+from ivr.hours import Hours
+from ivr.settings import ConfigError, Settings, defaults
 
 BOGOTA = ZoneInfo("America/Bogota")  # UTC-5 all year
 HOURS = "Mon-Fri 08:00-18:00, Sat 08:00-12:00"
@@ -17,9 +19,26 @@ def at(text: str, tz=BOGOTA) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=tz)
 
 
+def read(**config) -> Settings:
+    """The settings as the line reads them, with these values."""
+    return Settings.from_config({**defaults(), "STORE": False, **config})
+
+
+def parse_hours(text) -> Hours:
+    return Hours(read(AGENT_NUMBER="+576015555555", AGENT_HOURS=text).agent_hours, BOGOTA)
+
+
+def zone_of(value):
+    return read(TIMEZONE=value).timezone
+
+
+def agent_settings(config):
+    return agent.from_settings(read(**config))
+
+
 @pytest.fixture
 def hours():
-    return agent.parse_hours(HOURS, BOGOTA)
+    return parse_hours(HOURS)
 
 
 @pytest.mark.parametrize("now, open_", [
@@ -38,8 +57,8 @@ def test_is_open_on_the_lines_wall_clock(hours, now, open_):
 
 def test_is_open_converts_other_zones(hours):
     # 12:30 UTC on a Monday is 07:30 in Bogotá: closed; 13:00 UTC is 08:00: open.
-    assert not hours.is_open(at("2026-11-30 12:30", timezone.utc))
-    assert hours.is_open(at("2026-11-30 13:00", timezone.utc))
+    assert not hours.is_open(at("2026-11-30 12:30", UTC))
+    assert hours.is_open(at("2026-11-30 13:00", UTC))
     # Saturday 02:00 in Madrid is still Friday 20:00 in Bogotá: closed.
     assert not hours.is_open(at("2026-12-05 02:00", ZoneInfo("Europe/Madrid")))
 
@@ -75,19 +94,18 @@ def test_next_opening(hours, now, expected):
     ("Tue - Thu 08:00 - 12:00", (1, 2, 3), "08:00", "12:00"),
 ])
 def test_the_format_is_forgiving_about_case_and_spaces(text, days, opens, closes):
-    [w] = agent.parse_hours(text, BOGOTA).windows
+    [w] = parse_hours(text).windows
     assert (w.days, w.opens_at, w.closes_at) == (days, opens, closes)
 
 
 def test_a_day_may_have_several_windows():
-    hours = agent.parse_hours("Mon-Fri 08:00-12:00, Mon-Fri 14:00-18:00", BOGOTA)
+    hours = parse_hours("Mon-Fri 08:00-12:00, Mon-Fri 14:00-18:00")
     assert hours.is_open(at("2026-11-30 11:00"))
     assert not hours.is_open(at("2026-11-30 13:00"))
     assert hours.next_opening(at("2026-11-30 13:00")) == at("2026-11-30 14:00")
 
 
 @pytest.mark.parametrize("text, message", [
-    ("", "IVR_AGENT_HOURS must look like"),
     ("weekdays 8-18", "IVR_AGENT_HOURS: 'weekdays 8-18' is not 'Day HH:MM-HH:MM'"),
     ("Mon-Fri 08:00-18:00,", "IVR_AGENT_HOURS: '' is not"),
     ("Lun-Vie 08:00-18:00", "is not 'Day HH:MM-HH:MM'"),
@@ -99,38 +117,38 @@ def test_a_day_may_have_several_windows():
 ])
 def test_bad_hours_name_the_setting_and_the_entry(text, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("+", r"\+")):
-        agent.parse_hours(text, BOGOTA)
+        parse_hours(text)
 
 
 @pytest.mark.parametrize("value", ["America/Bogota", "Europe/Madrid", "UTC"])
 def test_timezone(value):
-    assert agent.timezone(value) == ZoneInfo(value)
+    assert zone_of(value) == ZoneInfo(value)
 
 
 def test_timezone_defaults_to_bogota():
-    assert agent.timezone(None) == agent.timezone("") == BOGOTA
+    assert zone_of(None) == zone_of("") == BOGOTA
 
 
 @pytest.mark.parametrize("value", ["Bogota", "America/Nowhere", "../../etc/passwd", "/etc/localtime", 5])
 def test_bad_timezone_names_the_setting(value):
     with pytest.raises(ConfigError, match="^IVR_TIMEZONE must be a time zone name"):
-        agent.timezone(value)
+        zone_of(value)
 
 
 def test_settings_off_without_a_number():
-    assert agent.settings({}) is None
-    assert agent.settings({"AGENT_NUMBER": "", "TIMEZONE": "UTC"}) is None
+    assert agent_settings({}) is None
+    assert agent_settings({"AGENT_NUMBER": "", "TIMEZONE": "UTC"}) is None
 
 
 def test_settings_with_number_and_hours():
-    a = agent.settings({"AGENT_NUMBER": "+576015555555", "AGENT_HOURS": HOURS,
+    a = agent_settings({"AGENT_NUMBER": "+576015555555", "AGENT_HOURS": HOURS,
                         "TIMEZONE": "America/Bogota"})
     assert a.number == "+576015555555"
     assert a.is_open(at("2026-11-30 09:00")) and not a.is_open(at("2026-12-06 09:00"))
 
 
 def test_without_hours_the_agent_is_always_there():
-    a = agent.settings({"AGENT_NUMBER": "+576015555555"})
+    a = agent_settings({"AGENT_NUMBER": "+576015555555"})
     assert a.hours is None and a.timezone == BOGOTA
     assert a.is_open(at("2026-12-06 03:00")) and a.is_open()
 
@@ -144,4 +162,4 @@ def test_without_hours_the_agent_is_always_there():
 ])
 def test_bad_settings_name_the_setting(config, message):
     with pytest.raises(ConfigError, match=message):
-        agent.settings(config)
+        agent_settings(config)

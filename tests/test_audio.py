@@ -14,7 +14,6 @@ import requests
 import responses
 import soundfile
 from click.testing import CliRunner
-
 from gtts import gTTS
 
 from conftest import require, walk
@@ -247,7 +246,7 @@ def test_no_network_says_so_in_one_line(tmp_path, monkeypatch):
         rsps.add(responses.POST, GOOGLE, body=requests.ConnectionError("Name or service not known"))
         result = CliRunner().invoke(cli, ["audio", "build"])
     assert result.exit_code == 1
-    error = [l for l in result.output.splitlines() if l.startswith("Error:")]
+    error = [ln for ln in result.output.splitlines() if ln.startswith("Error:")]
     assert error == ["Error: no network: cannot reach translate.google.com.mx. "
                      "Build offline with: ivr audio build --engine espeak"]
     assert not list(tmp_path.glob("*.wav"))

@@ -155,9 +155,8 @@ def test_tampered_state_gets_an_apology_and_the_menu(signed, url):
 
 
 def test_audio_is_fetched_from_the_audio_base_url_when_one_is_set(audio_dir):
-    from ivr import create_app
-
     from conftest import TOKEN, twilio_request
+    from ivr import create_app
 
     app = create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir), "TWILIO_AUTH_TOKEN": TOKEN,
                       "PUBLIC_BASE_URL": "https://ivr.example.com",
@@ -175,7 +174,7 @@ def test_audio_is_fetched_from_the_audio_base_url_when_one_is_set(audio_dir):
 @pytest.mark.parametrize("value", ["ivr.example.com", "ftp://ivr.example.com", "https://", "https://x/?a=1"])
 def test_a_base_url_setting_that_is_not_one_is_refused(no_audio, setting, value):
     from ivr import create_app
-    from ivr.security import ConfigError
+    from ivr.settings import ConfigError
 
     with pytest.raises(ConfigError, match=f"{setting} must look like https://"):
         create_app({"TESTING": True, "AUDIO_DIR": str(no_audio), setting: value})

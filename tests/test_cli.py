@@ -89,7 +89,7 @@ def test_scripted_call_prints_the_transcript(monkeypatch, no_audio, token, caplo
                        " every prompt is spoken with <Say> (build it with `ivr audio build`)")
     assert lines[0].startswith("LINE  [welcome] Hola")
     assert "KEYS  2" in lines
-    assert any(l.startswith("LINE  [paso_5] Paso cinco.") for l in lines)
+    assert any(ln.startswith("LINE  [paso_5] Paso cinco.") for ln in lines)
     assert "KEYS  (silence)" in lines
     assert lines[-1] == "END   the caller hung up"
     # Nothing is served, so there is no unauthenticated webhook to warn about.
@@ -150,7 +150,7 @@ def test_in_process_calls_are_signed_for_the_url_the_app_sees(monkeypatch, no_au
     app = create_app({"TESTING": True, "AUDIO_DIR": str(no_audio), "PUBLIC_BASE_URL": public,
                       "TWILIO_AUTH_TOKEN": TOKEN})
     accepted = checking(app, TOKEN)
-    monkeypatch.setattr("ivr.cli.make_app", lambda **kw: app)
+    monkeypatch.setattr("ivr.cli.call.make_app", lambda **kw: app)
     result = ivr("call", "--keys", "2,5,-")
     assert result.exit_code == 0, result.output
     assert "Paso cinco" in result.output
@@ -181,7 +181,7 @@ def test_url_walks_a_running_server(monkeypatch, no_audio):
     with serving(server_app) as base:
         result = ivr("call", "--url", f"{base}/voice", "--keys", "2,5,3,-")
     assert result.exit_code == 0, result.output
-    heard = [l.split("]")[0].removeprefix("LINE  [") for l in result.output.splitlines() if l.startswith("LINE")]
+    heard = [ln.split("]")[0].removeprefix("LINE  [") for ln in result.output.splitlines() if ln.startswith("LINE")]
     assert heard == ["welcome", "intro", "menu", "speech_hint", "pick", "paso_5", "step_keys", "paso_4", "step_keys",
                      "still_there", "step_keys"]
 
@@ -227,7 +227,7 @@ def test_keys_the_line_does_not_take_are_shown_not_lost(monkeypatch, no_audio):
     monkeypatch.setenv("IVR_AUDIO_DIR", str(no_audio))
     result = ivr("call", "--keys", "2,5#")
     assert result.exit_code == 0, result.output
-    keys = [l for l in result.output.splitlines() if l.startswith("KEYS")]
+    keys = [ln for ln in result.output.splitlines() if ln.startswith("KEYS")]
     assert keys == ["KEYS  2", "KEYS  5", "KEYS  (not taken: #)"]
 
 
@@ -242,7 +242,7 @@ def test_keys_can_say_words_with_a_confidence(monkeypatch):
         result = ivr("call", "--url", f"{base}/voice",
                      "--keys", r"say:siguiente,say@0.3:eh\, paso cinco,say:menú")
     assert result.exit_code == 0, result.output
-    said = [l for l in result.output.splitlines() if l.startswith("SAYS")]
+    said = [ln for ln in result.output.splitlines() if ln.startswith("SAYS")]
     assert said == ["SAYS  siguiente", "SAYS  eh, paso cinco  (confidence 0.3)",
                     "SAYS  (not heard: menú; the line listens for keys only there)"]
     assert [(s.values.get("SpeechResult"), s.values.get("Confidence"), "Digits" in s.values)
@@ -337,9 +337,9 @@ def test_with_twilios_real_api_the_call_comes_from_a_withheld_number(extras, mon
     monkeypatch.setattr("ivr.sms.Texter.send", lambda self, to, body: sent.append(to))
     result = ivr("call", "--keys", "7,9")
     assert result.exit_code == 0, result.output
-    lines = [l for l in result.output.splitlines() if not l.startswith("warning: audio folder")]
+    lines = [ln for ln in result.output.splitlines() if not ln.startswith("warning: audio folder")]
     assert lines[0].startswith("NOTE  texts (7) are on: this call comes from a withheld number")
-    assert any(l.startswith("LINE  [sms_not_mobile]") for l in lines) and sent == []
+    assert any(ln.startswith("LINE  [sms_not_mobile]") for ln in lines) and sent == []
     assert "DIAL  +576015555555" in lines  # no caller id to show the person
 
 

@@ -216,11 +216,11 @@ def test_dry_run_shows_both_and_changes_nothing(api, env, served):
     assert api.calls("POST") == []
     assert api.numbers[1]["voice_url"] == "https://demo.twilio.com/welcome/voice/"
     lines = result.output.splitlines()
-    [voice] = [l for l in lines if l.strip().startswith("voice URL")]
+    [voice] = [ln for ln in lines if ln.strip().startswith("voice URL")]
     assert voice.split() == ["voice", "URL", "https://demo.twilio.com/welcome/voice/", f"{served}/voice"]
-    [method] = [l for l in lines if l.strip().startswith("voice method")]
+    [method] = [ln for ln in lines if ln.strip().startswith("voice method")]
     assert method.split() == ["voice", "method", "POST", "POST", "(same)"]
-    [status] = [l for l in lines if l.strip().startswith("status callback")]
+    [status] = [ln for ln in lines if ln.strip().startswith("status callback")]
     assert status.split() == ["status", "callback", "-", f"{served}/voice/status"]
     assert lines[-1] == "dry run: nothing changed"
 

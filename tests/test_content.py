@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import TOKEN, twilio_request
 from ivr import ROOT, create_app
 from ivr.content import ContentError, load
-
-from conftest import TOKEN, twilio_request
 
 SEED = (Path(__file__).parent / "data" / "seed.txt").read_text(encoding="utf-8")
 
@@ -30,7 +29,7 @@ def words(text):
 
 def seed_sections():
     """The seed cut into intro, steps and conclusion, emoji lines' emoji removed."""
-    lines = [re.sub(r"^[^\w¿¡\-]+", "", l).strip() for l in SEED.splitlines() if l.strip()]
+    lines = [re.sub(r"^[^\w¿¡\-]+", "", ln).strip() for ln in SEED.splitlines() if ln.strip()]
     sections, current = {"intro": [lines[0]], "heading": [lines[1]]}, None
     for line in lines[2:]:
         m = re.match(r"Paso (\d): ", line)
@@ -192,7 +191,8 @@ def test_one_phrase_meaning_two_keys_in_one_place_is_refused(tmp_path):
     [
         (lambda t: t.replace('[listen.pick]', '[listen.pik]'), "[listen.pik]: no such place"),
         (lambda t: t.replace('"4" = ["más despacio"', '"x" = ["más despacio"'), "'x' is not a key"),
-        (lambda t: t.replace("min_confidence = 0.4", "min_confidence = 4"), "`min_confidence` must be a number from 0 to 1"),
+        (lambda t: t.replace("min_confidence = 0.4", "min_confidence = 4"),
+         "`min_confidence` must be a number from 0 to 1"),
         (lambda t: t.replace('[sms]\ntext = """', '[sms]\ntext = """' + "ñ" * 150), "[sms] text takes 6 SMS (UCS-2"),
     ],
 )

@@ -4,9 +4,8 @@ import logging
 
 import pytest
 
-from ivr import create_app
-
 from conftest import assert_valid_twiml, walk
+from ivr import create_app
 
 CALL_SID = "CA" + "e" * 32
 

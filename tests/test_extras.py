@@ -10,9 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ivr import create_app
-
 from conftest import TOKEN, assert_valid_twiml, walk
+from ivr import create_app
 from twilio_api import ACCOUNT_SID, FakeTwilio
 
 CALLER = "+573001234567"
@@ -212,7 +211,7 @@ def test_outside_the_hours_the_line_says_them_and_offers_the_text(extras, monkey
     ("SMS_PER_DAY", "lots", "IVR_SMS_PER_DAY"),
 ])
 def test_a_malformed_extra_setting_stops_the_app_naming_it(extras, setting, value, problem):
-    from ivr.security import ConfigError
+    from ivr.settings import ConfigError
 
     with pytest.raises(ConfigError, match=problem):
         extras(**{setting: value})

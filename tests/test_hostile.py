@@ -9,12 +9,12 @@ import itertools
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
-from hypothesis import given, settings, strategies as st
-
-from ivr import ROOT, create_app
-from ivr.player import Call, FlaskTransport, ScriptedKeypad
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import TOKEN, assert_valid_twiml, sign
+from ivr import ROOT, create_app
+from ivr.player import Call, FlaskTransport, ScriptedKeypad
 
 #: Built once for the module: hypothesis runs each test many times, and a function-scoped
 #: fixture would be shared across those runs anyway.

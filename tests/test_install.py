@@ -1,11 +1,13 @@
 """Installed, not checked out: the built wheel in a fresh virtualenv finds the shipped line
 (content file and audio) from any directory.
 
-The wheel is built from a copy of the checkout (its links to content.toml and audio/ as
-they are), installed with `pip install --no-deps` in a virtualenv of its own whose only
-other packages are this environment's, reached through a .pth path (nothing is
-downloaded but the build backend pip's build isolation asks for, from the package index).
-Every command then runs in an empty directory, far from the checkout.
+The wheel is built as a release is: `python -m build` makes the sdist from a copy of the
+checkout, then the wheel from that sdist (the wheel target's mapping of content.toml and
+audio/ into ivr/line/ must work from both). It is installed with `pip install --no-deps`
+in a virtualenv of its own whose only other packages are this environment's, reached
+through a .pth path (nothing is downloaded but the build backend that build isolation asks
+for, from the package index). Every command then runs in an empty directory, far from the
+checkout.
 """
 
 import json
@@ -43,15 +45,12 @@ def run(args, **kw):
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
-    """The wheel `pip wheel` builds from the checkout."""
+    """The wheel `python -m build` makes from the sdist of the checkout."""
     tmp = tmp_path_factory.mktemp("wheel")
-    # A copy, so the build's own build/ folder (which setuptools reuses, stale files and
-    # all) is never the checkout's; symlinks=True keeps ivr/line's links as links.
+    # A copy: nothing the build writes lands in the checkout.
     source = tmp / "source"
-    shutil.copytree(ROOT, source, symlinks=True, ignore=NOT_SOURCE)
-    assert (source / "ivr" / "line" / "content.toml").is_symlink()
-    done = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp / "dist"),
-                str(source)])
+    shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
+    done = run([sys.executable, "-m", "build", "-o", str(tmp / "dist"), str(source)])
     assert done.returncode == 0, done.stderr
     (found,) = (tmp / "dist").glob("linea_alcanos-*.whl")
     return found
@@ -108,11 +107,11 @@ def test_the_wheel_holds_the_line_as_real_files(wheel):
 def test_the_installed_package_is_not_the_checkout(installed):
     bin_dir, env, cwd = installed
     done = run([str(bin_dir / "python"), "-c",
-                "import ivr; print(ivr.__file__); print(ivr.LINE.joinpath('content.toml').is_symlink())"],
+                "import ivr, ivr.paths; print(ivr.__file__); print(ivr.paths.content_file())"],
                env=env, cwd=cwd)
-    where, link = done.stdout.split()
+    where, content = done.stdout.split()
     assert Path(where).is_relative_to(bin_dir.parent) and not Path(where).is_relative_to(ROOT)
-    assert link == "False"
+    assert Path(content) == Path(where).parent / "line" / "content.toml"
 
 
 def test_version_and_help(installed):

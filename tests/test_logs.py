@@ -7,9 +7,8 @@ import re
 import pytest
 from flask import request
 
-from ivr.logs import mask, value
-
 from conftest import walk
+from ivr.logs import mask, value
 
 KEYS = ["call", "from", "to", "route", "state", "input", "outcome", "status", "ms"]
 #: key=value, the value bare or JSON-quoted.

@@ -4,11 +4,12 @@ import subprocess
 import sys
 import textwrap
 
-from ivr import ROOT, create_app, store as store_mod
+from ivr import ROOT, create_app
+from ivr import store as store_mod
 
 
 def test_the_schema_revision_a_worker_expects_is_alembics_head():
-    assert store_mod.HEAD == store_mod.head()
+    assert store_mod.head() == store_mod.HEAD
 
 
 def test_a_worker_on_a_migrated_database_does_not_load_alembic(tmp_path):

@@ -5,7 +5,6 @@ import json
 
 import pytest
 import soundfile
-
 from flask import Response
 
 from conftest import TOKEN, Tiny, doc, serving
@@ -346,7 +345,7 @@ def test_the_web_phone_shows_a_person_dialled_and_the_texts_answer(extras_server
 
 
 def test_pass_lifetimes_are_settings_checked_at_startup(audio_dir):
-    from ivr.security import ConfigError
+    from ivr.settings import ConfigError
 
     base = {"TESTING": True, "AUDIO_DIR": str(audio_dir), "TWILIO_AUTH_TOKEN": TOKEN, "WEB_PHONE": True}
     app = create_app({**base, "WEB_PHONE_PASS_SECONDS": "30", "WEB_PHONE_PASS_REFRESH_SECONDS": 10})

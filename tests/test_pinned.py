@@ -9,12 +9,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from conftest import TOKEN, assert_valid_twiml, twilio_request
 from ivr import create_app
 from ivr.audio import read_manifest
 from ivr.flow import State
 from ivr.player import Call, Catalog, FlaskTransport, ScriptedKeypad
-
-from conftest import TOKEN, assert_valid_twiml, twilio_request
 
 CALL = {"CallSid": "CA" + "7" * 32, "From": "+573001234567", "To": "+576015550100"}
 PUBLIC = "https://ivr.example.com/alcanos"

@@ -9,21 +9,22 @@ from flask import Response
 
 from conftest import TOKEN, WAV, Tiny, doc, free_port, serving
 from ivr.player import (
+    DIAL_TIMEOUT,
     MAX_LOOPS,
     MAX_REQUESTS,
     Call,
     CallerHangUp,
     Catalog,
+    Dial,
+    DialOutcome,
     Gather,
     HttpTransport,
     Keypad,
     PlayerError,
-    DIAL_TIMEOUT,
-    Dial,
-    DialOutcome,
     ScriptedKeypad,
     Speech,
 )
+
 
 def kinds(call):
     return [(e.kind, e.text) for e in call.events]
@@ -362,8 +363,10 @@ def test_no_token_against_a_checking_server_says_to_set_one():
 @pytest.mark.parametrize("served, message", [
     (Response("boom", status=500), "POST http://localhost/start answered HTTP 500"),
     (Response("hola", mimetype="text/plain"), "POST http://localhost/start answered text/plain, not TwiML"),
-    (Response("<Response><Say>x</Response>", mimetype="text/xml"), "POST http://localhost/start answered malformed XML"),
-    (Response("<html><body/></html>", mimetype="text/xml"), "POST http://localhost/start answered <html>, not a TwiML <Response>"),
+    (Response("<Response><Say>x</Response>", mimetype="text/xml"),
+     "POST http://localhost/start answered malformed XML"),
+    (Response("<html><body/></html>", mimetype="text/xml"),
+     "POST http://localhost/start answered <html>, not a TwiML <Response>"),
     (doc("<Record/>"), "cannot play <Record> (in http://localhost/start)"),
     (doc("<Dial><Conference>sala</Conference></Dial>"), "cannot play <Conference> inside <Dial>"),
     (doc("<Dial/>"), "<Dial> without anything to dial in http://localhost/start"),

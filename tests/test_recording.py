@@ -6,9 +6,9 @@ The same tests run on SQLite and on a real PostgreSQL server (conftest's databas
 import pytest
 import sqlalchemy as sa
 
-from ivr import create_app, store as store_mod
-
 from conftest import TOKEN, assert_valid_twiml, twilio_request, walk
+from ivr import create_app
+from ivr import store as store_mod
 
 CALLER = "+573001234567"
 

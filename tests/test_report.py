@@ -2,7 +2,8 @@
 
 import base64
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -12,9 +13,10 @@ from ivr import create_app
 from ivr import report as report_mod
 from ivr import store as store_mod
 from ivr.cli import cli
+from ivr.settings import ConfigError
 from ivr.store import CallStatus, Turn
 
-NOW = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 #: (seconds after the call's start, place, step, input, words, action, outcome)
 CALLS = {
@@ -83,11 +85,11 @@ def test_summary_of_known_calls(calls):
 
 
 def test_since_and_the_number_of_steps(calls):
-    s = report_mod.summarize(calls.engine, date(2026, 11, 20), steps=9, tz=timezone.utc)
+    s = report_mod.summarize(calls.engine, date(2026, 11, 20), steps=9, tz=UTC)
     assert s["calls"] == 2 and s["since"] == "2026-11-20T00:00:00+00:00"
     assert list(s["reached_step"]) == [str(n) for n in range(1, 10)]  # the content's steps
     # In Bogotá (UTC-5) the day before ends at 05:00 UTC: the same calls.
-    bogota = report_mod.line_timezone({})
+    bogota = ZoneInfo("America/Bogota")
     assert report_mod.summarize(calls.engine, date(2026, 11, 20), steps=8, tz=bogota)["calls"] == 2
 
 
@@ -151,7 +153,7 @@ def test_cli_prune_keeps_the_retention_period(env, database_url):
     env.setenv("DATABASE_URL", database_url)
     assert ivr("db", "upgrade").exit_code == 0
     s = store_mod.Store.open(database_url, b"k")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for days in (120, 95, 30, 0):
         s.record(Turn(f"CA{days}", None, now - timedelta(days=days), "menu", None, "1", None,
                       "step", "step:1", False))
@@ -235,7 +237,7 @@ def line_app(audio_dir, **config):
 def test_report_page_needs_the_operator_and_the_password(audio_dir, database_url):
     store_mod.upgrade(database_url)
     app = line_app(audio_dir, DATABASE_URL=database_url, REPORT_PASSWORD="p4ss word")
-    record_calls(app.extensions["ivr_store"])
+    record_calls(app.extensions["ivr"].store)
     client = app.test_client()
     for headers in ({}, basic("operator", "wrong"), basic("admin", "p4ss word"),
                     {"Authorization": "Bearer p4ss word"}):
@@ -249,14 +251,14 @@ def test_report_page_needs_the_operator_and_the_password(audio_dir, database_url
     r = client.get("/report?since=2026-11-20", headers=basic("operator", "p4ss word"))
     assert '<div class="card" id="calls"><b>2</b>' in r.get_data(as_text=True)
     assert client.get("/report?since=x", headers=basic("operator", "p4ss word")).status_code == 400
-    app.extensions["ivr_store"].close()
+    app.extensions["ivr"].store.close()
 
 
 def test_no_report_page_without_a_password(audio_dir, database_url):
     store_mod.upgrade(database_url)
     app = line_app(audio_dir, DATABASE_URL=database_url)
     assert app.test_client().get("/report", headers=basic("operator", "")).status_code == 404
-    app.extensions["ivr_store"].close()
+    app.extensions["ivr"].store.close()
 
 
 def test_the_default_sqlite_file_is_made_in_the_instance_folder(audio_dir, tmp_path, monkeypatch):
@@ -277,23 +279,23 @@ def test_the_app_refuses_an_unmigrated_database(audio_dir, database_url):
 
 
 def test_the_store_needs_a_secret_key_when_the_line_is_served(audio_dir, tmp_path):
-    with pytest.raises(store_mod.StoreError, match="IVR_SECRET_KEY is not set"):
+    with pytest.raises(ConfigError, match="IVR_SECRET_KEY is not set"):
         line_app(audio_dir, SECRET_KEY="", DATABASE_URL=f"sqlite:///{tmp_path}/x.sqlite3")
     app = line_app(audio_dir, SECRET_KEY="", STORE="0")
-    assert app.extensions["ivr_store"] is None
+    assert app.extensions["ivr"].store is None
 
 
 @pytest.mark.parametrize("name, value", [("RETENTION_DAYS", "0"), ("RESUME_HOURS", "two days")])
 def test_bad_store_settings_are_refused_by_name(audio_dir, tmp_path, name, value):
-    with pytest.raises(store_mod.StoreError, match=f"IVR_{name} must be a whole number"):
+    with pytest.raises(ConfigError, match=f"IVR_{name} must be a whole number"):
         line_app(audio_dir, DATABASE_URL=f"sqlite:///{tmp_path}/x.sqlite3", **{name: value})
 
 
 def test_healthz_shows_what_this_worker_wrote_and_lost(audio_dir, tmp_path):
     store_mod.upgrade(f"sqlite:///{tmp_path}/x.sqlite3")
     app = line_app(audio_dir, DATABASE_URL=f"sqlite:///{tmp_path}/x.sqlite3")
-    store = app.extensions["ivr_store"]
-    store.record(Turn("CA1", None, datetime.now(timezone.utc), "menu", None, "1", None, "step",
+    store = app.extensions["ivr"].store
+    store.record(Turn("CA1", None, datetime.now(UTC), "menu", None, "1", None, "step",
                       "step:1", False))
     store.flush()
     health = app.test_client().get("/healthz").get_json()

@@ -6,12 +6,11 @@ import os
 
 import pytest
 
+from conftest import TOKEN, assert_valid_twiml, sign, twilio_request
 from ivr import ROOT, create_app
 from ivr.audio import text_hash
 from ivr.content import load
-from ivr.security import ConfigError
-
-from conftest import TOKEN, assert_valid_twiml, sign, twilio_request
+from ivr.settings import ConfigError
 
 CALL = {"CallSid": "CA" + "5" * 32, "From": "+573001234567", "To": "+576015550100"}
 PUBLIC = "https://ivr.example.com"
@@ -149,8 +148,9 @@ def test_settings_come_from_the_environment(monkeypatch, no_audio):
     monkeypatch.setenv("PUBLIC_BASE_URL", PUBLIC)
     monkeypatch.setenv("IVR_TRUSTED_PROXIES", "2")
     app = create_app()
-    assert app.config["TWILIO_ACCOUNT_SID"] == "AC" + "1" * 32
-    assert app.config["TRUSTED_PROXIES"] == 2
+    settings = app.extensions["ivr"].settings
+    assert settings.twilio_account_sid == "AC" + "1" * 32
+    assert settings.trusted_proxies == 2
     r = twilio_request(app.test_client(), "POST", "/voice", CALL, token="env-token",
                        signed_for=PUBLIC)
     assert heard_menu(r)
@@ -172,11 +172,11 @@ def test_a_trusted_proxy_count_may_be_text(make_app):
                                            ("On", True), ("no", False), (False, False)])
 def test_web_phone_setting_is_read_strictly(make_app, value, on):
     app = make_app(WEB_PHONE=value)
-    assert app.config["WEB_PHONE"] is on
+    assert app.extensions["ivr"].settings.web_phone_on is on
     assert app.test_client().get("/phone").status_code == (200 if on else 404)
 
 
-@pytest.mark.parametrize("value", ["maybe", "2", "", 1.5])
+@pytest.mark.parametrize("value", ["maybe", "2", "disabled", 1.5])
 def test_a_web_phone_setting_that_is_neither_on_nor_off_is_refused(make_app, value):
     with pytest.raises(ConfigError, match="IVR_WEB_PHONE must be 1 or 0"):
         make_app(WEB_PHONE=value)
@@ -272,12 +272,12 @@ def test_audio_route_serves_nothing_outside_the_manifest(one_file_app, path):
 
 
 def test_dotenv_is_read_from_the_directory_the_command_runs_in(tmp_path, monkeypatch):
-    from ivr import environment_config
+    from ivr.settings import from_environment
 
     (tmp_path / ".env").write_text("TWILIO_AUTH_TOKEN=from-dotenv\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
     try:
-        assert environment_config()["TWILIO_AUTH_TOKEN"] == "from-dotenv"
+        assert from_environment()["TWILIO_AUTH_TOKEN"] == "from-dotenv"
     finally:
         os.environ.pop("TWILIO_AUTH_TOKEN", None)  # load_dotenv wrote it into the process

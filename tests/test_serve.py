@@ -12,11 +12,23 @@ import requests
 from click.testing import CliRunner
 from flask import Flask
 
-from ivr import ROOT, cli as cli_mod, wsgi
+from conftest import TOKEN, assert_valid_twiml, stop
+from ivr import ROOT
+from ivr.cli import cli as cli_group
+from ivr.cli import serve as cli_mod
 from ivr.player import Call, HttpTransport, ScriptedKeypad
 from ivr.ports import free_port
 
-from conftest import TOKEN, assert_valid_twiml, stop
+
+@pytest.fixture
+def wsgi(monkeypatch):
+    """ivr.wsgi, whose import builds the line's app from the environment: imported here with
+    the store off, so that no test writes a database in the checkout's instance folder."""
+    import importlib
+
+    monkeypatch.setenv("IVR_STORE", "0")
+    monkeypatch.setenv("IVR_INSECURE", "1")
+    return importlib.import_module("ivr.wsgi")
 
 
 @pytest.fixture
@@ -47,7 +59,7 @@ def served(monkeypatch):
 
 
 def test_refuses_to_serve_without_a_token(env, served):
-    result = CliRunner().invoke(cli_mod.cli, ["serve"])
+    result = CliRunner().invoke(cli_group, ["serve"])
     assert result.exit_code == 1
     assert result.output.count("\n") == 1
     assert result.output.startswith("Error: TWILIO_AUTH_TOKEN is not set")
@@ -56,7 +68,7 @@ def test_refuses_to_serve_without_a_token(env, served):
 
 
 def test_insecure_serves_without_a_token_and_says_so(env, served, caplog):
-    result = CliRunner().invoke(cli_mod.cli, ["serve", "--insecure"])
+    result = CliRunner().invoke(cli_group, ["serve", "--insecure"])
     assert result.exit_code == 0, result.output
     [run] = served
     assert isinstance(run.app, Flask) and run.app.extensions["ivr"].validator is None
@@ -69,7 +81,7 @@ def test_insecure_serves_without_a_token_and_says_so(env, served, caplog):
 def test_serves_with_a_token_on_the_given_address(env, served):
     env.setenv("TWILIO_AUTH_TOKEN", TOKEN)
     env.setenv("PORT", "5123")
-    result = CliRunner().invoke(cli_mod.cli, ["serve", "--host", "::", "--workers", "3"])
+    result = CliRunner().invoke(cli_group, ["serve", "--host", "::", "--workers", "3"])
     assert result.exit_code == 0, result.output
     [run] = served
     assert run.options["bind"] == "[::]:5123"
@@ -83,7 +95,7 @@ def test_web_phone_is_off_under_serve_unless_asked_for(env, served, setting, on)
     env.setenv("TWILIO_AUTH_TOKEN", TOKEN)
     if setting is not None:
         env.setenv("IVR_WEB_PHONE", setting)
-    result = CliRunner().invoke(cli_mod.cli, ["serve"])
+    result = CliRunner().invoke(cli_group, ["serve"])
     assert result.exit_code == 0, result.output
     [run] = served
     assert run.app.test_client().get("/phone").status_code == (200 if on else 404)
@@ -91,7 +103,7 @@ def test_web_phone_is_off_under_serve_unless_asked_for(env, served, setting, on)
 
 def test_the_served_app_checks_signatures(env, served):
     env.setenv("TWILIO_AUTH_TOKEN", TOKEN)
-    CliRunner().invoke(cli_mod.cli, ["serve"])
+    CliRunner().invoke(cli_group, ["serve"])
     client = served[0].app.test_client()
     assert client.post("/voice").status_code == 403
 
@@ -104,7 +116,7 @@ def test_the_served_app_checks_signatures(env, served):
 def test_bad_settings_are_one_readable_line(env, served, tmp_path, setting, problem):
     env.setenv("TWILIO_AUTH_TOKEN", TOKEN)
     env.setenv(setting, str(tmp_path / "nope"))
-    result = CliRunner().invoke(cli_mod.cli, ["serve"])
+    result = CliRunner().invoke(cli_group, ["serve"])
     assert result.exit_code == 1
     assert result.output.startswith("Error: ") and result.output.count("\n") == 1
     assert problem in result.output
@@ -133,7 +145,7 @@ def serve(tmp_path, no_audio):
                    IVR_SECRET_KEY="serve-secret", DATABASE_URL=f"sqlite:///{tmp_path}/calls.sqlite3")
         subprocess.run([sys.executable, "-c", "from ivr.cli import cli; cli()", "db", "upgrade"],
                        env=env, check=True, capture_output=True)
-        log = open(tmp_path / f"serve-{port}.log", "w+b")
+        log = open(tmp_path / f"serve-{port}.log", "w+b")  # noqa: SIM115 (closed after the test)
         proc = subprocess.Popen(
             [sys.executable, "-c", "from ivr.cli import cli; cli()", "serve", "--host",
              "127.0.0.1", "--port", str(port), "--workers", "1", *args],
@@ -212,7 +224,7 @@ ENTRY_POINTS = {
 
 
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
-def test_a_broken_content_file_stops_every_entry_point(entry, tmp_path):
+def test_a_broken_content_file_stops_every_entry_point(entry, tmp_path, wsgi):
     command, in_checkout = ENTRY_POINTS[entry]
     port = str(free_port())
     if command[0].endswith("gunicorn"):
@@ -251,7 +263,7 @@ def test_a_broken_content_file_stops_every_entry_point(entry, tmp_path):
             assert 1 <= boots <= 2 * 3 and "App failed to load" in output, output
 
 
-def test_only_the_first_failing_worker_of_a_master_says_so(tmp_path):
+def test_only_the_first_failing_worker_of_a_master_says_so(tmp_path, wsgi):
     assert wsgi.first_failure(tmp_path) and not wsgi.first_failure(tmp_path)
     marker = tmp_path / f"ivr-load-error-{os.getppid()}"
     old = time.time() - wsgi.FAILURE_SECONDS - 1
@@ -259,7 +271,7 @@ def test_only_the_first_failing_worker_of_a_master_says_so(tmp_path):
     assert wsgi.first_failure(tmp_path) and not wsgi.first_failure(tmp_path)
 
 
-def test_a_worker_is_told_from_a_master_loading_the_app_itself(monkeypatch):
+def test_a_worker_is_told_from_a_master_loading_the_app_itself(monkeypatch, wsgi):
     import signal
 
     monkeypatch.delenv("SERVER_SOFTWARE", raising=False)

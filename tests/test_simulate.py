@@ -6,7 +6,8 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from ivr import ROOT, store as store_mod
+from ivr import ROOT
+from ivr import store as store_mod
 
 sys.path.insert(0, str(ROOT))  # bench/ is a folder of scripts in the checkout, not installed
 from bench.simulate import TZ, simulate  # noqa: E402

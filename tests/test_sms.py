@@ -9,8 +9,9 @@ import time
 import pytest
 from twilio.http.http_client import TwilioHttpClient
 
+from conftest import read_settings
 from ivr import sms
-from ivr.security import ConfigError
+from ivr.settings import ConfigError
 from twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 
 CALLER = "+573001234567"
@@ -64,21 +65,23 @@ def test_segments_counts_as_carriers_do(text, expected):
 
 @pytest.mark.parametrize("value", [SENDER, "+5712345678", SERVICE, " +15005550006 "])
 def test_sender_accepts_e164_and_messaging_services(value):
-    assert sms.check_sender(value) == value.strip()
+    found = read_settings(SMS_FROM=value, TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN="x")
+    assert found.sms_from == value.strip()
 
 
 @pytest.mark.parametrize("value", [
     "15005550006", "+0123456789", "+1234567", "+1234567890123456", "+57 300 123 4567",
-    "MG123", "MG" + "g" * 32, "PN" + "0" * 32, "", None, 573001234567,
+    "MG123", "MG" + "g" * 32, "PN" + "0" * 32, 573001234567,
 ])
 def test_sender_refuses_anything_else_naming_the_setting(value):
     with pytest.raises(ConfigError, match=r"^IVR_SMS_FROM must be a Twilio number in E\.164"):
-        sms.check_sender(value)
+        read_settings(SMS_FROM=value)
 
 
-def test_texter_is_off_without_a_sender():
-    assert sms.texter({"TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": "x"}) is None
-    assert sms.texter({"SMS_FROM": ""}) is None
+@pytest.mark.parametrize("value", ["", None])
+def test_texter_is_off_without_a_sender(value):
+    assert sms.texter(read_settings(TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN="x")) is None
+    assert sms.texter(read_settings(SMS_FROM=value)) is None
 
 
 @pytest.mark.parametrize("config, message", [
@@ -90,12 +93,12 @@ def test_texter_is_off_without_a_sender():
 ])
 def test_texter_settings_errors_name_the_setting(config, message):
     with pytest.raises(ConfigError, match=message):
-        sms.texter(config)
+        read_settings(**config)
 
 
 def test_texter_from_settings_uses_twilio_with_a_short_timeout():
-    texter = sms.texter({"SMS_FROM": SERVICE, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-                         "TWILIO_AUTH_TOKEN": AUTH_TOKEN})
+    texter = sms.texter(read_settings(SMS_FROM=SERVICE, TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+                                      TWILIO_AUTH_TOKEN=AUTH_TOKEN))
     assert texter.sender == SERVICE
     assert isinstance(texter.client.http_client, TwilioHttpClient)
     assert texter.client.http_client.timeout == 5

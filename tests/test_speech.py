@@ -2,12 +2,11 @@
 
 import pytest
 
+from conftest import assert_valid_twiml, twilio_request, walk
 from ivr import ROOT
 from ivr.content import load
 from ivr.flow import END, MENU, PICK, RESUME, STEP, UNHEARD, State
 from ivr.speech import normalize
-
-from conftest import assert_valid_twiml, twilio_request, walk
 
 CONTENT = load(ROOT / "content.toml")
 

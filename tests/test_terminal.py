@@ -25,7 +25,7 @@ from conftest import WAV, Tiny, doc, require, serving, ulaw_wav
 from ivr import ROOT, create_app
 from ivr.content import load
 from ivr.player import CallerHangUp, Dial, Event, Gather, Speech
-from ivr.terminal import TerminalKeypad, describe, find_player, find_speaker, playable
+from ivr.player.terminal import TerminalKeypad, describe, find_player, find_speaker, playable
 
 FAKE_PLAYER = """
 import os, shutil, sys, time
@@ -95,11 +95,10 @@ def test_keys_are_read_as_pressed_without_enter(term):
 def test_the_terminal_is_restored_even_when_the_caller_hangs_up(term):
     master, slave = term
     before = termios.tcgetattr(slave)
-    with pytest.raises(CallerHangUp):
-        with TerminalKeypad(slave) as keypad:
-            during = termios.tcgetattr(slave)
-            os.write(master, b"q")
-            keypad.key(STEP)
+    with pytest.raises(CallerHangUp), TerminalKeypad(slave) as keypad:
+        during = termios.tcgetattr(slave)
+        os.write(master, b"q")
+        keypad.key(STEP)
     assert not during[3] & (termios.ICANON | termios.ECHO)  # cbreak: no Enter, no echo
     assert termios.tcgetattr(slave) == before
 

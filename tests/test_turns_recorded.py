@@ -5,9 +5,20 @@ turn to turn (slow voice, text sent) in its URLs."""
 import pytest
 
 from ivr.flow import (
-    AGENT, END, MENU, OTHER, PICK, RESUME, SMS, STEP, TIMEOUTS, UNHEARD, Flow, State, Turn,
+    AGENT,
+    END,
+    MENU,
+    OTHER,
+    PICK,
+    RESUME,
+    SMS,
+    STEP,
+    TIMEOUTS,
+    UNHEARD,
+    Flow,
+    State,
+    Turn,
 )
-
 
 
 # Made in each test, not at import: mutmut links a mutant to the tests that run its code.

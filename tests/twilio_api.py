@@ -22,8 +22,8 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
@@ -67,7 +67,7 @@ def sid(prefix: str) -> str:
 
 def rfc2822(when: datetime | None = None) -> str:
     """Twilio's date format: 'Thu, 30 Jul 2015 23:19:04 +0000'."""
-    return format_datetime(when or datetime.now(timezone.utc)).replace("-0000", "+0000")
+    return format_datetime(when or datetime.now(UTC)).replace("-0000", "+0000")
 
 
 def number(phone_number: str, account_sid: str = ACCOUNT_SID, **fields) -> dict:

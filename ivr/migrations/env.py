@@ -3,7 +3,7 @@
 
 from alembic import context
 
-from ivr.store import metadata
+from ivr.store.schema import metadata
 
 config = context.config
 connection = config.attributes.get("connection")

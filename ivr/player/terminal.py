@@ -3,7 +3,7 @@
 `TerminalKeypad` reads single key presses (no Enter), plays each prompt through a local
 audio player when there is one, stops it when a key barges in, and keeps Twilio's
 timeouts in real time. It is the only module that knows about terminals and sound:
-`ivr.player` stays the one TwiML player for the tests and the CLI.
+the rest of `ivr.player` stays the one TwiML player for the tests and the CLI.
 """
 
 import codecs
@@ -20,10 +20,10 @@ import time
 import tty
 from pathlib import Path
 
-from .audio import pcm_wav
-from .player import (
-    KEYS, PAUSE_SECONDS, TONE_SECONDS, CallerHangUp, Dial, Event, Gather, Keypad, Speech,
-)
+from ..audio import pcm_wav
+from ..flow import KEYS
+from .events import PAUSE_SECONDS, TONE_SECONDS, CallerHangUp, Dial, Event, Gather, Speech
+from .keypads import Keypad
 
 #: Local players that take a file name last, the ones that reach a desktop's sound server
 #: first (aplay talks to ALSA directly, which a running PipeWire/PulseAudio may hold).
@@ -336,7 +336,7 @@ class TerminalKeypad(Keypad):
         if self._errors is not None:
             self._errors.close()
         # A file, not a pipe: a player that writes much never blocks on it.
-        self._errors = tempfile.TemporaryFile(dir=self._tmp.name)
+        self._errors = tempfile.TemporaryFile(dir=self._tmp.name)  # noqa: SIM115 (closed in close())
         try:
             # The player must not read the terminal: the keys are the caller's.
             self.proc = subprocess.Popen(

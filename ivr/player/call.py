@@ -1,13 +1,6 @@
-"""A TwiML player that walks a call the way Twilio's voice engine does.
-
-One player serves the tests, `ivr call` and its scripted demos: it fetches the webhook,
-runs <Say>, <Play>, <Pause>, <Gather>, <Dial>, <Redirect> and <Hangup> in order, and asks a
-`Keypad` for the caller's keys (and how a dialled person answers). Transports reach the app in-process (Flask's test client)
-or over HTTP; both sign requests when given the auth token, as Twilio does.
-
-Nothing here touches a terminal or a sound card: the interactive caller is a Keypad
-in `ivr.terminal`.
-"""
+"""The call: fetch a webhook, run its TwiML verb by verb as Twilio's voice engine does,
+ask the Keypad for the caller's input, and follow <Gather action>, <Dial action> and
+<Redirect> until someone hangs up."""
 
 import re
 import uuid
@@ -18,128 +11,25 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from twilio.request_validator import RequestValidator
 
-# What a <Gather> may end on, and the keys a caller can press at all, in the order of a
-# phone's keypad: the web phone lays its keypad out from them (`settings()`).
-from .flow import KEYS
-
-#: Twilio's own cap on a call's TwiML fetches is far higher; a line that needs this many
-#: turns without the caller doing anything is looping.
-MAX_REQUESTS = 200
-#: loop="0" means "until the call ends" to Twilio (up to 1000 times for <Say>); a demo
-#: or a test only needs to see that it repeats.
-MAX_LOOPS = 10
-#: The Confidence sent with a phrase when the caller does not give one: Twilio sends a
-#: score between 0.0 and 1.0 with every SpeechResult; a clear phrase scores about this.
-CONFIDENCE = 0.92
-#: <Play digits>: how long one tone lasts, and the pauses 'w' and 'W' make (seconds).
-TONE_SECONDS = 0.2
-PAUSE_SECONDS = {"w": 0.5, "W": 1.0}
-#: Content types Twilio reads as TwiML.
-TWIML_TYPES = ("text/xml", "application/xml", "text/html")
-
-#: <Dial>: how long Twilio rings the other party when `timeout` is not given (seconds).
-DIAL_TIMEOUT = 30
-#: The DialCallStatus values Twilio sends to a <Dial action>; the player's default is the
-#: first: nobody answers within the timeout.
-DIAL_STATUSES = ("no-answer", "completed", "answered", "busy", "failed", "canceled")
-#: DialCallDuration of a simulated conversation ("completed"), in seconds.
-DIAL_TALK_SECONDS = 60
-#: What a <Dial> may dial, as Twilio's nouns; <Conference>, <Queue> and the like are not played.
-DIAL_NOUNS = ("Number", "Client", "Sip")
+from ..flow import KEYS
+from .events import (
+    DIAL_NOUNS,
+    DIAL_STATUSES,
+    DIAL_TALK_SECONDS,
+    DIAL_TIMEOUT,
+    MAX_LOOPS,
+    MAX_REQUESTS,
+    TWIML_TYPES,
+    CallerHangUp,
+    Dial,
+    Event,
+    Gather,
+    PlayerError,
+    Speech,
+)
+from .keypads import Keypad
 
 _TONES = re.compile(r"[0-9*#wW]+")
-
-
-def settings() -> dict:
-    """What the web phone's player (static/player.js) needs to play as this one does."""
-    return {
-        "keys": KEYS, "maxLoops": MAX_LOOPS, "maxRequests": MAX_REQUESTS,
-        "confidence": CONFIDENCE, "toneSeconds": TONE_SECONDS, "pauseSeconds": PAUSE_SECONDS,
-        "dialTimeout": DIAL_TIMEOUT, "dialStatuses": list(DIAL_STATUSES),
-        "dialTalkSeconds": DIAL_TALK_SECONDS, "dialNouns": list(DIAL_NOUNS),
-    }
-
-
-class PlayerError(Exception):
-    """The call could not go on: an HTTP error, a transport failure or unplayable TwiML."""
-
-
-class CallerHangUp(Exception):
-    """Raised by a Keypad when the caller hangs up, at any point of the call."""
-
-
-@dataclass
-class Reply:
-    status: int
-    content_type: str
-    body: bytes
-
-
-@dataclass
-class Event:
-    """One thing that happened on the call, in order.
-
-    kind: say | play | tones (<Play digits>) | pause | keys | speech (a phrase the
-    <Gather> took; `confidence` set) | silence | ignored (keys a <Gather> did not take:
-    past numDigits, or at one that listens for speech only) | unheard (a phrase at a
-    <Gather> that listens for keys only) | dial (a <Dial>: `text` the numbers dialled,
-    `caller_id` its callerId) | dialed (the dialled call ended: `text` its DialCallStatus,
-    `seconds` its DialCallDuration when completed) | hangup (the line hung up) | gone (the
-    caller hung up) | end (the document ran out: Twilio hangs up). `audio` holds a <Play>'s
-    bytes when the player fetched them.
-    """
-
-    kind: str
-    text: str = ""
-    prompt: str | None = None
-    url: str | None = None
-    audio: bytes | None = field(default=None, repr=False)
-    confidence: float | None = None
-    caller_id: str | None = None
-    seconds: int | None = None
-
-
-@dataclass(frozen=True)
-class Speech:
-    """A phrase the caller says, as Twilio's speech recognition hands it over."""
-
-    text: str
-    confidence: float = CONFIDENCE
-
-
-@dataclass(frozen=True)
-class DialOutcome:
-    """How a dialled person answers: a DialCallStatus (DIAL_STATUSES)."""
-
-    status: str
-
-
-@dataclass
-class Dial:
-    """A <Dial> under way: what is dialled and how long it rings."""
-
-    numbers: tuple
-    caller_id: str | None
-    timeout: int
-
-
-@dataclass
-class Gather:
-    """A <Gather>'s input rules, as Twilio applies them."""
-
-    num_digits: int | None
-    finish_on_key: str
-    timeout: int
-    #: What it listens for: "dtmf", "speech" or both.
-    input: tuple = ("dtmf",)
-
-    @property
-    def speech(self) -> bool:
-        return "speech" in self.input
-
-    @property
-    def dtmf(self) -> bool:
-        return "dtmf" in self.input
 
 
 class Catalog:
@@ -167,212 +57,6 @@ class Catalog:
         name = Path(urlsplit(url).path).name
         pid, text = self.by_file.get(name, (None, ""))
         return pid, text or f"[audio {name}]"
-
-
-class Keypad:
-    """The caller's side. Subclasses decide which keys are pressed or phrases said, and when.
-
-    Input is keys (a string of one or more of KEYS) or a `Speech` phrase.
-
-    Any method may raise CallerHangUp to end the call from the caller's side. Use a
-    keypad with `with`: one at a terminal holds the terminal while the call lasts.
-    """
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        pass
-
-    def heard(self, event: Event, barge_in: bool = False) -> "str | Speech":
-        """A prompt (say, play, tones or pause) is playing; return input given during it.
-
-        `barge_in` is True inside a <Gather>, where a key (or a phrase, if it listens for
-        speech) stops the prompts and counts; elsewhere Twilio ignores input, so return ''.
-        """
-        return ""
-
-    def begin(self, gather: Gather) -> bool:
-        """The prompts of a <Gather> are over; False if the caller hangs up now."""
-        return True
-
-    def key(self, gather: Gather) -> "str | Speech | None":
-        """Wait up to gather.timeout for the next key (or a phrase); None when none comes."""
-        return None
-
-    def unused(self) -> str:
-        """Keys typed for this <Gather> that it did not take (past numDigits): dropped."""
-        return ""
-
-    def dial(self, dial: Dial) -> str | None:
-        """A <Dial> rings someone: return their DialCallStatus (DIAL_STATUSES), or None for
-        the player's default, "no-answer" once dial.timeout has passed (wait it here)."""
-        return None
-
-
-class ScriptedKeypad(Keypad):
-    """Input from a script: one entry per <Gather>, given once its prompts end.
-
-    An entry is the keys typed at that prompt ('5#' types two keys), '-' (or '') for
-    silence, or a phrase said: 'say:siguiente' (Confidence CONFIDENCE) or
-    'say@0.3:siguiente' (Confidence 0.3). A string script is comma-separated; '\\,'
-    is a comma inside a phrase. When the script runs out at a <Gather> the caller hangs up.
-
-    'dial:busy' (any of DIAL_STATUSES) is how the person a <Dial> rings answers: taken
-    at a <Dial> when it is the next entry; a <Dial> with no such entry next gets
-    "no-answer" and takes nothing. A dial entry met at a <Gather> is a PlayerError.
-    """
-
-    def __init__(self, script):
-        if isinstance(script, str):
-            script = [e.replace("\\,", ",") for e in re.split(r"(?<!\\),", script)] if script.strip() else []
-        self.script = [parse_entry(s) for s in script]
-        self.pending = []
-
-    def begin(self, gather):
-        if not self.script:
-            return False
-        entry = self.script.pop(0)
-        if isinstance(entry, DialOutcome):
-            raise PlayerError(f"the script says dial:{entry.status} where the line waits for keys,"
-                              " not at a <Dial>")
-        self.pending = [entry] if isinstance(entry, Speech) else list(entry)
-        return True
-
-    def dial(self, dial):
-        if self.script and isinstance(self.script[0], DialOutcome):
-            return self.script.pop(0).status
-        return None
-
-    def key(self, gather):
-        return self.pending.pop(0) if self.pending else None
-
-    def unused(self) -> str:
-        left, self.pending = "".join(p for p in self.pending if isinstance(p, str)), []
-        return left
-
-
-_SAY = re.compile(r"say(?:@(?P<confidence>[^:]*))?:(?P<text>.*)", re.S)
-
-
-def parse_entry(entry: str) -> "str | Speech | DialOutcome":
-    """One script entry: keys ('' for silence), a Speech or a DialOutcome ('dial:busy');
-    ValueError when it is none of them."""
-    entry = entry.strip()
-    if entry.startswith("dial:"):
-        status = entry[len("dial:"):].strip()
-        if status not in DIAL_STATUSES:
-            raise ValueError(f"{entry!r}: after 'dial:' comes one of {', '.join(DIAL_STATUSES)}")
-        return DialOutcome(status)
-    said = _SAY.fullmatch(entry)
-    if said:
-        text = " ".join(said["text"].split())
-        if not text:
-            raise ValueError(f"{entry!r} says nothing: give the words after 'say:'")
-        raw = said["confidence"]
-        if raw is None:
-            return Speech(text)
-        try:
-            confidence = float(raw)
-        except ValueError:
-            confidence = -1.0
-        if not 0.0 <= confidence <= 1.0:
-            raise ValueError(f"{entry!r}: the confidence after 'say@' is a number from 0 to 1")
-        return Speech(text, confidence)
-    if entry == "-":
-        return ""
-    if any(k not in KEYS for k in entry):
-        raise ValueError(
-            f"{entry!r} is not keys: use 0-9 * # per prompt, - for silence, say:words,"
-            " or dial:STATUS at a <Dial>"
-        )
-    return entry
-
-
-class FlaskTransport:
-    """Requests go to the app in-process, through Flask's test client.
-
-    The app answers for the origin (scheme, host, port) of the call's first URL only:
-    a URL elsewhere would need a real server, so it is an error, not a silent detour.
-    """
-
-    def __init__(self, app):
-        self.client = app.test_client()
-        self.origin = None
-
-    def request(self, method, url, params, headers):
-        origin = urlsplit(url)[:2]
-        if self.origin is None:
-            self.origin = origin
-        elif origin != self.origin:
-            raise PlayerError(
-                f"{url} is not on {'://'.join(self.origin)}, the app this call runs in-process;"
-                " call a server with --url to follow it"
-            )
-        r = self.client.open(url, method=method, data=params or None, headers=headers)
-        try:
-            return Reply(r.status_code, r.content_type or "", r.get_data())
-        finally:
-            r.close()
-
-    def close(self):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-class HttpTransport:
-    """Requests go over HTTP to a running server. Close it (or use `with`) when done."""
-
-    def __init__(self, timeout=15):
-        import requests
-
-        self.session = requests.Session()
-        #: Twilio gives up on a webhook after 15 s, too.
-        self.timeout = timeout
-
-    def request(self, method, url, params, headers):
-        import requests
-
-        try:
-            r = self.session.request(
-                method, url, data=params or None, headers=headers, timeout=self.timeout
-            )
-        except requests.Timeout:
-            raise PlayerError(f"cannot reach {_host(url)}: no answer within {self.timeout} s") from None
-        except requests.RequestException as e:
-            raise PlayerError(f"cannot reach {_host(url)}: {_why(e)}") from None
-        return Reply(r.status_code, r.headers.get("Content-Type", ""), r.content)
-
-    def close(self):
-        self.session.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def _host(url) -> str:
-    parts = urlsplit(url)
-    return parts.netloc or url
-
-
-def _why(e) -> str:
-    """A requests failure in a few words (its own message is a nested repr)."""
-    text = str(e)
-    if "Connection refused" in text or "ConnectionRefused" in text:
-        return "connection refused (is the server running, on that port?)"
-    if "NameResolution" in text or "Name or service not known" in text or "getaddrinfo" in text:
-        return "unknown host name"
-    if "SSL" in text:
-        return "TLS handshake failed"
-    return type(e).__name__
 
 
 def _int(verb, name, default, url, minimum=0):
@@ -630,7 +314,8 @@ class Call:
         """Run a <Gather>; return the action request, or None to fall through."""
         listens = tuple((verb.get("input") or "dtmf").split())
         if not listens or any(i not in ("dtmf", "speech") for i in listens):
-            raise PlayerError(f"<Gather input=\"{verb.get('input')}\">: Twilio listens for dtmf, speech or both (in {url})")
+            raise PlayerError(f"<Gather input=\"{verb.get('input')}\">: Twilio listens for dtmf, speech or both "
+                              f"(in {url})")
         finish = verb.get("finishOnKey", "#")
         if len(finish) > 1 or (finish and finish not in KEYS):
             raise PlayerError(f"<Gather finishOnKey=\"{finish}\"> must be one of 0-9 * # or empty (in {url})")

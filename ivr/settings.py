@@ -1,0 +1,367 @@
+"""Every setting of the line: its name, default, parser and the error that names it.
+
+Settings come from the environment and a `.env` file (`from_environment`), or from the
+mapping a test hands `create_app`. `Settings.from_config` parses each one once, with the
+parser its field names, and checks the rules between them; a value it does not understand
+stops the line with a `ConfigError` naming the setting. Every other module reads its
+settings from the resulting `Settings`, never from the raw mapping.
+
+    settings = Settings.from_config(app.config)   # ConfigError: the first setting that is wrong
+    problems(config)                              # every one that is wrong (for `ivr doctor`)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from . import hours, paths
+
+
+class ConfigError(Exception):
+    """A setting cannot be used; the message names it."""
+
+
+class Invalid(ValueError):
+    """A parser's refusal: what the value must be (the setting adds its name and the value)."""
+
+
+# -- shared shapes ---------------------------------------------------------------------------
+
+#: A phone number in E.164: '+', then 8 to 15 digits, no leading 0.
+E164 = re.compile(r"\+[1-9][0-9]{7,14}")
+MESSAGING_SERVICE = re.compile(r"MG[0-9a-fA-F]{32}")
+ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+DEFAULT_TIMEZONE = "America/Bogota"
+
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True,
+          "0": False, "false": False, "no": False, "off": False}
+
+
+def is_e164(number) -> bool:
+    """True for a phone number in E.164."""
+    return isinstance(number, str) and E164.fullmatch(number) is not None
+
+
+# -- parsers: raw value (text from the environment, or a Python value) -> value ---------------
+
+def text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # a number given in Python, where text was meant
+    if not isinstance(value, str):
+        raise Invalid("must be text")
+    return value.strip()
+
+
+def flag(value) -> bool:
+    """On/off: 1/0, true/false, yes/no, on/off. Anything else is refused: a misspelt 'off'
+    must not leave a door open."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _FLAGS:
+        return _FLAGS[value.strip().lower()]
+    raise Invalid("must be 1 or 0 (on or off)")
+
+
+def maybe_flag(value) -> bool | None:
+    """On/off, or unset (None, ''): the line then decides."""
+    return None if value is None or value == "" else flag(value)
+
+
+def _number(value, least: int, meaning: str) -> int:
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,9}", value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise Invalid(f"must be {meaning}")
+    return value
+
+
+def count(meaning: str) -> Callable[[Any], int]:
+    """A whole number, 0 or more."""
+    return lambda value: _number(value, 0, f"{meaning} (0 or more)")
+
+
+def whole(value) -> int:
+    """A whole number, 1 or more."""
+    return _number(value, 1, "a whole number of at least 1")
+
+
+def phone(value) -> str:
+    """'' (off) or a number in E.164."""
+    number = text(value)
+    if number and not E164.fullmatch(number):
+        raise Invalid("must be a phone number in E.164 (like +576015555555)")
+    return number
+
+
+def sender(value) -> str:
+    """'' (off), a Twilio number in E.164 or a Messaging Service SID."""
+    found = text(value)
+    if found and not (E164.fullmatch(found) or MESSAGING_SERVICE.fullmatch(found)):
+        raise Invalid("must be a Twilio number in E.164 (like +573001234567) or a Messaging "
+                      "Service SID (MG and 32 hex digits)")
+    return found
+
+
+def account_sid(value) -> str:
+    """'' (unset) or AC and 32 hex digits."""
+    sid = text(value)
+    if sid and not ACCOUNT_SID.fullmatch(sid):
+        raise Invalid("must be AC and 32 hex digits")
+    return sid
+
+
+def base_url(value) -> str:
+    """'' or an http(s) base URL, without its trailing '/'."""
+    url = text(value).rstrip("/")
+    parts = urlsplit(url)
+    if url and (parts.scheme not in ("http", "https") or not parts.netloc or parts.query):
+        raise Invalid("must look like https://ivr.example.com")
+    return url
+
+
+def public_base_url(value) -> str:
+    """A base URL that is not the webhook's own URL pasted in (Twilio would then be sent to
+    BASE/voice/voice); another path prefix (a line served under /ivr) is fine."""
+    url = base_url(value)
+    if url.endswith("/voice"):
+        raise Invalid(f"is the base URL, without /voice: use {url.removesuffix('/voice')!r}")
+    return url
+
+
+def zone(value) -> ZoneInfo:
+    """An IANA time zone name."""
+    if isinstance(value, ZoneInfo):
+        return value
+    name = DEFAULT_TIMEZONE if value is None or value == "" else value
+    try:
+        if not isinstance(name, str) or name.strip().startswith(("/", ".")):
+            raise ValueError
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid("must be a time zone name like America/Bogota") from None
+
+
+def windows(value) -> tuple[hours.Window, ...]:
+    """'' (any time) or opening hours (ivr.hours)."""
+    if value is None or value == "":
+        return ()
+    try:
+        return hours.parse_windows(value)
+    except ValueError as e:
+        raise Invalid(str(e)) from None
+
+
+def path(default: Callable[[], Path]) -> Callable[[Any], Path]:
+    """A file or folder; unset, the line's own."""
+    return lambda value: Path(text(value)) if text(value) else default()
+
+
+def anything(value):
+    return value
+
+
+# -- the settings ----------------------------------------------------------------------------
+
+def spec(default, parse, doc: str, env: str | None = None) -> Any:
+    """A setting's field: its default (as the environment would give it), parser, meaning,
+    and environment name (default IVR_<NAME>)."""
+    return field(metadata={"default": default, "parse": parse, "doc": doc, "env": env})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, parsed. A field's name in capitals is its key in app.config; its
+    environment variable is IVR_<KEY> unless it names another."""
+
+    twilio_auth_token: str = spec(
+        "", text, "your Twilio auth token: every webhook must carry Twilio's signature made "
+        "with it", env="TWILIO_AUTH_TOKEN")
+    twilio_account_sid: str = spec(
+        "", account_sid, "your Twilio account SID (AC…)", env="TWILIO_ACCOUNT_SID")
+    public_base_url: str = spec(
+        "", public_base_url, "the https:// address Twilio reaches the line at, without /voice",
+        env="PUBLIC_BASE_URL")
+    database_url: str = spec(
+        "", text, "the call store: postgresql://… for several machines; unset, a SQLite file "
+        "in the instance folder", env="DATABASE_URL")
+    secret_key: str = spec(
+        "", text, "keys caller numbers in the call store (required with a token while the "
+        "store is on)")
+    store: bool = spec(True, flag, "0 records nothing (no report, no resume)")
+    retention_days: int = spec(90, whole, "days records are kept (`ivr db prune`)")
+    resume_hours: int = spec(48, whole, "how long a caller may come back to their step")
+    report_password: str = spec("", text, "serves /report behind HTTP basic auth (user "
+                                "`operator`)")
+    trusted_proxies: int = spec(0, count("the number of proxies in front of the app"),
+                                "how many proxies in front set X-Forwarded-* headers")
+    max_content_length: int = spec(64 * 1024, count("a size in bytes"),
+                                   "largest request body read, in bytes")
+    content: Path = spec("", path(paths.content_file), "the content file (default: the "
+                         "line's own)")
+    audio_dir: Path = spec("", path(paths.audio_dir), "the audio folder with its "
+                           "manifest.json (default: the line's own)")
+    audio_base_url: str = spec("", base_url, "where <Play> fetches audio instead of /audio/ "
+                               "(a CDN holding the same files)")
+    say_voice: str = spec("Polly.Mia", text, "Twilio's voice for prompts without audio")
+    say_language: str = spec("es-MX", text, "the language of those prompts")
+    web_phone: bool | None = spec(None, maybe_flag, "1 serves the web phone at /phone, 0 does "
+                                  "not (default: on without a token, off with one)")
+    web_phone_pass_seconds: int = spec(600, count("a number of seconds"),
+                                       "how long a web phone pass lives")
+    web_phone_pass_refresh_seconds: int = spec(240, count("a number of seconds"),
+                                               "how often the page renews it during a call")
+    sms_from: str = spec("", sender, "7 texts the caller from this Twilio number or MG… "
+                         "service")
+    sms_per_day: int = spec(3, count("a number of texts"), "texts a day per number, at most")
+    agent_number: str = spec("", phone, "9 dials this person (E.164)")
+    agent_hours: tuple = spec("", windows, "when someone answers, e.g. "
+                              f"`{hours.EXAMPLE}` (unset: any time)")
+    timezone: ZoneInfo = spec(DEFAULT_TIMEZONE, zone, "the line's time zone (hours, report "
+                              "days, text limits)")
+    #: Twilio's HTTP seam (a twilio.http.HttpClient): tests answer as Twilio's API does.
+    twilio_http_client: Any = spec(None, anything, "", env="-")
+
+    @classmethod
+    def from_config(cls, config: Mapping, check: bool = True) -> Settings:
+        """Parse every setting of `config` (app.config, or what the environment gives);
+        the first that is wrong is a ConfigError naming it. `check` False leaves out the
+        rules between settings that only serving the line needs (a command that only reads
+        the database does not need the secret key)."""
+        values = {f.name: read(f, config) for f in fields(cls)}
+        settings = cls(**values)
+        if check:
+            settings.check()
+        return settings
+
+    def check(self) -> None:
+        """The rules between settings (RULES)."""
+        for rule in RULES:
+            rule(self)
+
+    @property
+    def web_phone_on(self) -> bool:
+        """The web phone: as set, or on without a token (local use) and off with one."""
+        return not self.twilio_auth_token if self.web_phone is None else self.web_phone
+
+
+# The rules between settings: each takes anything with the settings' attributes (`ivr doctor`
+# hands them only the settings a check reads).
+
+def agent_rule(s) -> None:
+    if s.agent_hours and not s.agent_number:
+        raise ConfigError("IVR_AGENT_HOURS is set but IVR_AGENT_NUMBER is not: hours for whom?")
+
+
+def sms_rule(s) -> None:
+    if s.sms_from and not s.twilio_account_sid:
+        raise ConfigError("TWILIO_ACCOUNT_SID is not set (it starts with AC; see the Twilio "
+                          "console): texts need it")
+    if s.sms_from and not s.twilio_auth_token:
+        raise ConfigError("IVR_SMS_FROM is set but TWILIO_AUTH_TOKEN is not: texts need both")
+
+
+def web_phone_rule(s) -> None:
+    if not 0 < s.web_phone_pass_refresh_seconds < s.web_phone_pass_seconds:
+        raise ConfigError(
+            "IVR_WEB_PHONE_PASS_REFRESH_SECONDS must be more than 0 and less than "
+            f"IVR_WEB_PHONE_PASS_SECONDS ({s.web_phone_pass_seconds}), "
+            f"not {s.web_phone_pass_refresh_seconds}")
+
+
+def store_rule(s) -> None:
+    if s.store and s.twilio_auth_token and not s.secret_key:
+        raise ConfigError(
+            "IVR_SECRET_KEY is not set: the call store needs it to key caller numbers "
+            "(e.g. IVR_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')), "
+            "or set IVR_STORE=0 to record nothing")
+
+
+RULES = (agent_rule, sms_rule, web_phone_rule, store_rule)
+
+
+def key(f) -> str:
+    """A field's key in app.config."""
+    return f.name.upper()
+
+
+def env_name(f) -> str:
+    return f.metadata["env"] or f"IVR_{key(f)}"
+
+
+def read(f, config: Mapping):
+    """One setting of `config`, parsed; a ConfigError naming it when it is wrong."""
+    raw = config.get(key(f), f.metadata["default"])
+    try:
+        return f.metadata["parse"](raw)
+    except Invalid as e:
+        problem = str(e)
+        joiner = " " if problem.startswith(("must", "is ")) else ": "
+        shown = f", not {raw!r}" if problem.startswith("must") else ""
+        raise ConfigError(f"{env_name(f)}{joiner}{problem}{shown}") from None
+
+
+def defaults() -> dict:
+    """Every setting's default, under its app.config key (create_app starts from these)."""
+    return {key(f): f.metadata["default"] for f in fields(Settings)}
+
+
+def documented() -> Iterator[tuple[str, Any, str]]:
+    """(environment name, default, meaning) of each setting an operator can set."""
+    for f in fields(Settings):
+        if f.metadata["doc"]:
+            yield env_name(f), f.metadata["default"], f.metadata["doc"]
+
+
+def problems(config: Mapping) -> dict[str, ConfigError]:
+    """Every setting of `config` that is wrong, by environment name (`ivr doctor` shows
+    each), then the rules between them under '*' when every setting parsed."""
+    found = {}
+    values = {}
+    for f in fields(Settings):
+        try:
+            values[f.name] = read(f, config)
+        except ConfigError as e:
+            found[env_name(f)] = e
+    if not found:
+        try:
+            Settings(**values).check()
+        except ConfigError as e:
+            found["*"] = e
+    return found
+
+
+#: Read under their own names; every other setting is IVR_<KEY> in the environment.
+PLAIN_NAMES = tuple(env_name(f) for f in fields(Settings) if f.metadata["env"] not in (None, "-"))
+
+
+def dotenv_note(config: Mapping) -> str:
+    """Which .env file `from_environment` read, for the start-up log."""
+    found = config.get("ENV_FILE")
+    return f"read {found}" if found else "no .env file found: the environment only"
+
+
+def from_environment() -> dict:
+    """The settings the environment and .env give, under their app.config keys; ENV_FILE
+    is the .env file read ('' when none was found)."""
+    from dotenv import find_dotenv, load_dotenv
+
+    # The .env of the directory the command runs in (or above it), not the package's own.
+    found = find_dotenv(usecwd=True)
+    load_dotenv(found)
+    config = {"ENV_FILE": found}
+    for f in fields(Settings):
+        name = env_name(f)
+        if name != "-" and os.environ.get(name, "") != "":
+            config[key(f)] = os.environ[name]
+    return config
