@@ -2,11 +2,13 @@ import contextlib
 import os
 import shutil
 import subprocess
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
+import hypothesis
 import pytest
 from flask import Flask, Response, abort, request
 from lxml import etree
@@ -58,6 +60,16 @@ def read_settings(**config):
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+# Hypothesis keeps neither its example database nor its caches in the checkout (tests write
+# only under temporary folders), and in CI it draws the same examples on every run: a red
+# build is one anyone can reproduce.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY",
+                      os.path.join(tempfile.gettempdir(), "ivr-tests-hypothesis"))
+hypothesis.settings.register_profile("local", database=None)
+hypothesis.settings.register_profile("ci", database=None, derandomize=True)
+hypothesis.settings.load_profile("ci" if in_ci() else "local")
 
 
 def require(tool: str, package: str) -> str:
@@ -333,3 +345,37 @@ def store(database_url):
     s = store_mod.Store.open(database_url, b"test-secret", wait=0.05)
     yield s
     s.close()
+
+
+# -- the checkout stays as it was ----------------------------------------------------------
+
+#: What running Python and pytest may add to the checkout; tests themselves write only under
+#: their temporary folders.
+_OWN_LITTER = {".git", ".venv", "__pycache__", ".pytest_cache", "mutants", ".venv-mutation"}
+
+
+def _checkout_files() -> set[str]:
+    found = set()
+    for folder, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if d not in _OWN_LITTER]
+        found.update(os.path.relpath(os.path.join(folder, f), ROOT) for f in files)
+    return found
+
+
+_CHECKOUT = pytest.StashKey[set]()
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):  # the controller, or a run without xdist
+        session.config.stash[_CHECKOUT] = _checkout_files()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = session.config.stash.get(_CHECKOUT, None)
+    if before is None:
+        return
+    added = sorted(_checkout_files() - before)
+    if added:
+        session.config.get_terminal_writer().line(
+            f"tests wrote into the checkout: {', '.join(added[:10])}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
