@@ -178,6 +178,17 @@ def content(d: Deployment) -> Finding:
 
 
 @check
+def speech(d: Deployment) -> Finding:
+    """The speech model and language every <Gather> sends (a pair Twilio documents, or the
+    content check has failed), and the pause that ends the caller's words."""
+    loaded, _ = d.content
+    if loaded is None:
+        return Finding(FAIL, "speech", "not checked: the content file does not load")
+    s = loaded.speech
+    return Finding(OK, "speech", f"{s.model} with {s.language}, speechTimeout {s.timeout} s")
+
+
+@check
 def audio(d: Deployment) -> Finding:
     loaded, _ = d.content
     if loaded is None:

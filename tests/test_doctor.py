@@ -111,6 +111,7 @@ def test_a_good_deployment(good, monkeypatch):
     assert found["webhook"] == ("OK", f"{good}/voice accepted a request signed as Twilio signs it "
                                       f"and answered with TwiML")
     assert found["content"][0] == "OK" and "content.toml: " in found["content"][1]
+    assert found["speech"] == ("OK", "numbers_and_commands with es-419, speechTimeout 2 s")
     assert found["audio"][0] == "OK"
     assert found["web phone"] == ("OK", "off")
     assert found["texts (7)"] == ("OK", "from +15005550006")
@@ -225,7 +226,28 @@ def test_broken_content_fails(monkeypatch, tmp_path):
     result, found = ivr_doctor()
     assert result.exit_code == 1
     assert found["content"] == ("FAIL", f"{bad}: prompt 'welcome' has no `text`")
+    assert found["speech"] == ("FAIL", "not checked: the content file does not load")
     assert found["audio"] == ("FAIL", "not checked: the content file does not load")
+
+
+def test_the_speech_pair_in_use_is_shown_and_an_undocumented_one_fails(monkeypatch, tmp_path):
+    from ivr import ROOT
+
+    mine = tmp_path / "content.toml"
+    text = (ROOT / "content.toml").read_text(encoding="utf-8")
+    mine.write_text(text.replace('model = "numbers_and_commands"', 'model = "phone_call"')
+                    .replace('language = "es-419"', 'language = "es-US"')
+                    .replace("timeout = 2", "timeout = 1"), encoding="utf-8")
+    use(monkeypatch, IVR_CONTENT=str(mine))
+    _, found = ivr_doctor()
+    assert found["speech"] == ("OK", "phone_call with es-US, speechTimeout 1 s")
+    mine.write_text(text.replace('language = "es-419"', 'language = "es-CO"'), encoding="utf-8")
+    result, found = ivr_doctor()
+    assert result.exit_code == 1
+    level, message = found["content"]
+    assert level == "FAIL" and message.startswith(
+        f"{mine}: [speech] model 'numbers_and_commands' with language 'es-CO' is not a pair "
+        f"Twilio documents; use numbers_and_commands with es-419 or es;")
 
 
 def test_a_new_check_is_one_function(monkeypatch):
