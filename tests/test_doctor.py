@@ -3,6 +3,7 @@
 
 import contextlib
 import json
+import os
 import ssl
 import threading
 
@@ -14,7 +15,7 @@ from werkzeug.serving import make_server
 from conftest import TOKEN, free_port
 from ivr import create_app, doctor
 from ivr.cli import cli
-from twilio_api import ACCOUNT_SID
+from twilio_api import ACCOUNT_SID, FakeTwilio
 
 SETTINGS = ("TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL", "IVR_WEB_PHONE",
             "IVR_SMS_FROM", "IVR_AGENT_NUMBER", "IVR_AGENT_HOURS", "IVR_TIMEZONE",
@@ -66,7 +67,11 @@ def use(monkeypatch, **settings):
 
 
 def ivr_doctor(*args):
-    result = CliRunner().invoke(cli, ["doctor", "--timeout", "5", *args])
+    """`ivr doctor`; Twilio's API (for its alerts) is FakeTwilio, with the credentials the
+    environment holds and no alerts (tests/test_alerts.py checks that line)."""
+    api = FakeTwilio(auth_token=os.environ.get("TWILIO_AUTH_TOKEN", ""))
+    result = CliRunner().invoke(cli, ["doctor", "--timeout", "5", *args],
+                                obj={"twilio_http_client": api})
     lines = result.output.splitlines()
     found = {}
     for line in lines[:-1]:  # 'LEVEL check         message', then the summary
@@ -117,6 +122,7 @@ def test_a_good_deployment(good, monkeypatch):
     assert found["texts (7)"] == ("OK", "from +15005550006")
     assert found["person (9)"] == ("OK", "dials +576015555555, hours Mon-Fri 08:00-18:00 (America/Bogota)")
     assert found["call store"][0] == "OK" and "one machine only" in found["call store"][1]
+    assert found["twilio alerts"] == ("OK", f"in the last 24 h: none about {good}")
     assert result.output.splitlines()[-1] == "0 to fix, 1 warning(s)"
 
 
