@@ -336,3 +336,11 @@ def test_doctor_reads_no_alerts_without_the_credentials(env):
     api = FakeTwilio()
     assert doctor(api) == (None, None)
     assert api.requests == []
+
+
+def test_the_operators_page_names_every_code():
+    from ivr import ROOT
+
+    page = (ROOT / "docs" / "twilio.md").read_text(encoding="utf-8")
+    for code in alerts.CODES:
+        assert f"[{code}]({alerts.doc_url(code)})" in page, code
