@@ -8,7 +8,8 @@ from .common import clock, settings, twilio_http_client
 
 @click.group()
 def twilio():
-    """Set up the Twilio side of the line through Twilio's REST API."""
+    """Set up the Twilio side of the line, and read what Twilio reported, through Twilio's
+    REST API."""
 
 
 @twilio.command("connect")
