@@ -118,7 +118,7 @@ def self_check(base: str, token: str, account_sid: str = "", to: str = "",
         return Check("unreachable", url, f"{url} did not answer within {timeout:g} s "
                                          f"(Twilio waits 15 s, then gives error 11200)")
     except requests.RequestException as e:
-        return Check("unreachable", url, f"{url} is unreachable ({_reason(e)}): is the line "
+        return Check("unreachable", url, f"{url} is unreachable ({reason(e)}): is the line "
                                          f"running, and is this its public address?")
     status = response.status_code
     if status == 403:
@@ -158,7 +158,7 @@ def twiml_problem(body: bytes, content_type: str) -> str:
     return ""
 
 
-def _reason(e: Exception) -> str:
+def reason(e: Exception) -> str:
     """The gist of a requests error, e.g. 'connection refused'."""
     text = str(e).lower()
     for words, gist in (("refused", "connection refused"), ("name or service", "unknown host"),
@@ -177,7 +177,7 @@ def client(account_sid: str, token: str, http_client=None) -> Client:
     return Client(account_sid, token, http_client=http_client)
 
 
-def _rest_error(e: Exception) -> tuple[int, int | None, str] | None:
+def rest_error(e: Exception) -> tuple[int, int | None, str] | None:
     """(HTTP status, Twilio error code, message) of an error answer from Twilio's API.
 
     A fetch or update raises TwilioRestException; a list page that fails raises a plain
@@ -197,7 +197,7 @@ def _rest_error(e: Exception) -> tuple[int, int | None, str] | None:
 
 
 def _api_error(e: Exception, account_sid: str) -> ConnectError:
-    rest = _rest_error(e)
+    rest = rest_error(e)
     if rest:
         status, code, message = rest
         if code == 20003 or status == 401:
@@ -207,7 +207,7 @@ def _api_error(e: Exception, account_sid: str) -> ConnectError:
         return ConnectError(f"Twilio answered HTTP {status}, error {code}: "
                             f"{' '.join(message.split())}")
     if isinstance(e, requests.RequestException):
-        return ConnectError(f"cannot reach Twilio's API at api.twilio.com ({_reason(e)}): "
+        return ConnectError(f"cannot reach Twilio's API at api.twilio.com ({reason(e)}): "
                             f"no network?")
     return ConnectError(f"{e.__class__.__name__}: {e}")
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import flow, sms
+from . import speech as speech_mod
 from .speech import Phrases, normalize
 
 #: Twilio refuses longer <Say> text; a prompt must be speakable by the fallback voice.
@@ -34,13 +35,28 @@ class Prompt:
     say: str
 
 
+#: Twilio collects at most 60 s of speech at a <Gather>; a longer pause means nothing.
+#: https://www.twilio.com/docs/voice/twiml/gather#input
+MAX_SPEECH_TIMEOUT = 60
+
+
 @dataclass(frozen=True)
 class Speech:
-    """How Twilio listens at a <Gather>: language, model, and the least Confidence taken."""
+    """How Twilio listens at a <Gather>: language, model, the seconds of pause that end the
+    words (speechTimeout), and the least Confidence taken.
 
-    language: str = "es-CO"
+    numbers_and_commands is Twilio's model for short commands and numbers, which is all a
+    caller says here; it runs on Deepgram nova-2, whose Latin American Spanish is es-419
+    (speech.MODELS). The timeout is a whole number because Twilio does not take `auto`
+    with a speechModel (warning 13335): 2 s, not 1, because a caller at the computer
+    often pauses inside a phrase ("paso... cinco"), and words cut there are not understood
+    (a wrong key, and three end the call); the second costs only a beat after a command.
+    """
+
+    language: str = "es-419"
     model: str = "numbers_and_commands"
     min_confidence: float = 0.4
+    timeout: int = 2
 
 
 @dataclass(frozen=True)
@@ -157,17 +173,26 @@ def _string(fail, pid, entry, name, default=None) -> str:
 
 def _speech(fail, table) -> Speech:
     if not isinstance(table, dict):
-        fail("[speech] must be a table (language, model, min_confidence)")
-    unknown = sorted(set(table) - {"language", "model", "min_confidence"})
+        fail("[speech] must be a table (model, language, timeout, min_confidence)")
+    unknown = sorted(set(table) - {"language", "model", "timeout", "min_confidence"})
     if unknown:
-        fail(f"[speech] has an unknown key {unknown[0]!r} (use language, model and min_confidence)")
+        fail(f"[speech] has an unknown key {unknown[0]!r} (use model, language, timeout and "
+             f"min_confidence)")
     speech = Speech(**table)
     for name in ("language", "model"):
         if not isinstance(getattr(speech, name), str) or not getattr(speech, name):
             fail(f"[speech] `{name}` must be a string")
+    timeout = speech.timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or not 1 <= timeout <= MAX_SPEECH_TIMEOUT:
+        fail(f"[speech] `timeout` must be a whole number of seconds from 1 to "
+             f"{MAX_SPEECH_TIMEOUT} (Twilio takes no `auto` with a model), not {timeout!r}")
     confidence = speech.min_confidence
     if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 <= confidence <= 1:
         fail(f"[speech] `min_confidence` must be a number from 0 to 1, not {confidence!r}")
+    # No silent fallback: a pair Twilio does not document fails every spoken word.
+    if not speech_mod.documented(speech.model, speech.language):
+        fail(f"[speech] model {speech.model!r} with language {speech.language!r} is not a pair "
+             f"Twilio documents; use {speech_mod.choices()}")
     return speech
 
 

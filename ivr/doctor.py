@@ -7,6 +7,7 @@ through `d`'s methods (each worked out once).
 """
 
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from . import agent, connect, paths, sms, store
+from . import agent, alerts, connect, paths, sms, store
 from . import settings as settings_mod
 from .audio import AudioStore
 from .content import ContentError, load
@@ -36,12 +37,16 @@ class Finding:
 class Deployment:
     """The line as `ivr serve` would run it: its settings, and what the checks found.
 
-    `base`: the public base URL to check (default: PUBLIC_BASE_URL).
+    `base`: the public base URL to check (default: PUBLIC_BASE_URL). `twilio_http_client`
+    (twilio's HTTP seam) and `now` (the current time, UTC) are for tests.
     """
 
-    def __init__(self, config, base: str | None = None, timeout: float = 10):
+    def __init__(self, config, base: str | None = None, timeout: float = 10,
+                 twilio_http_client=None, now: datetime | None = None):
         self.config = config
         self.timeout = timeout
+        self.twilio_http_client = twilio_http_client
+        self.now = now or datetime.now(UTC)
         #: The setting fields by attribute name, each read on its own: one wrong setting
         #: fails its own check, not all of them.
         self._fields = {f.name: f for f in fields(Settings)}
@@ -178,6 +183,17 @@ def content(d: Deployment) -> Finding:
 
 
 @check
+def speech(d: Deployment) -> Finding:
+    """The speech model and language every <Gather> sends (a pair Twilio documents, or the
+    content check has failed), and the pause that ends the caller's words."""
+    loaded, _ = d.content
+    if loaded is None:
+        return Finding(FAIL, "speech", "not checked: the content file does not load")
+    s = loaded.speech
+    return Finding(OK, "speech", f"{s.model} with {s.language}, speechTimeout {s.timeout} s")
+
+
+@check
 def audio(d: Deployment) -> Finding:
     loaded, _ = d.content
     if loaded is None:
@@ -288,3 +304,43 @@ def database(d: Deployment) -> Finding:
     if engine.dialect.name == "sqlite" and not default:
         where += "; one machine only (use PostgreSQL for several)"
     return Finding(OK, "call store", where)
+
+
+#: How far back the doctor looks at Twilio's alerts, and how recent an error must be to
+#: fail the check: a problem fixed an hour ago stops failing it, and still shows as a WARN.
+ALERTS_SINCE = timedelta(hours=24)
+ALERTS_FAIL = timedelta(hours=1)
+
+
+@check
+def twilio_alerts(d: Deployment) -> list[Finding]:
+    """What Twilio's debugger reported about the line in the last 24 h (only with the
+    account's credentials, which reading it needs)."""
+    sid, token = d.get("twilio_account_sid"), d.get("twilio_auth_token")
+    if not (sid and token):
+        return []
+    name, head = "twilio alerts", "in the last 24 h: "
+    if not d.base:
+        return [Finding(WARN, name, head + "not checked: needs the public URL to tell the "
+                                           "line's alerts apart")]
+    since = d.now - ALERTS_SINCE
+    calls = (alerts.calls_since(d.get("database_url", ""), paths.instance_path(), since)
+             if d.get("store", True) else None)
+    try:
+        api = alerts.client(sid, token, d.twilio_http_client, timeout=d.timeout)
+        summary = alerts.summarize(alerts.read(api, since, d.now), d.base, since, d.now,
+                                   calls=calls or frozenset(),
+                                   senders={d.get("sms_from", "")} - {""})
+    except alerts.AlertsError as e:
+        level = FAIL if "20003" in str(e) else WARN
+        return [Finding(level, name, head + f"not read: {e}")]
+    if not summary.groups:
+        return [Finding(OK, name, head + f"none about {d.base}")]
+    codes = ", ".join(f"{g.code} x{g.count}" for g in summary.groups)
+    recent = summary.errors_since(d.now - ALERTS_FAIL)
+    if recent:
+        minutes = int((d.now - recent[0].last_error).total_seconds() // 60)
+        return [Finding(FAIL, name, head + f"error {recent[0].code} {minutes} min ago ({codes}): "
+                                           f"run `ivr twilio alerts`")]
+    return [Finding(WARN, name, head + f"{summary.count} ({codes}), none an error in the last "
+                                       f"hour: run `ivr twilio alerts`")]

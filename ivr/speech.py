@@ -5,10 +5,14 @@ favor."), with or without accents. Both it and the content file's phrases are no
 (lowercase, no accents, no punctuation) and the phrases are looked for as whole words in
 what was heard; where two found phrases overlap, the longer wins. What was heard means a
 key when the phrases found all mean that one key; otherwise it was not understood.
+
+It also holds the speech models and languages the line may ask Twilio for (MODELS), each
+pair as Twilio and the provider it points to document it.
 """
 
 import re
 import unicodedata
+from typing import NamedTuple
 
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
@@ -56,3 +60,47 @@ class Phrases:
             if not taken[i] and len(word) == 1 and word.isdigit() and word in self.by_key:
                 keys.add(word)
         return keys.pop() if len(keys) == 1 else None
+
+
+# -- how Twilio listens ----------------------------------------------------------------------
+
+#: Twilio's <Gather> reference: the generic models and the languages each takes.
+GATHER = "https://www.twilio.com/docs/voice/twiml/gather#generic-speech-to-text-models"
+#: Where Twilio points for numbers_and_commands and deepgram_nova-2: Deepgram's nova-2 list.
+NOVA_2 = "https://developers.deepgram.com/docs/models-languages-overview#nova-2"
+
+
+class SpeechModel(NamedTuple):
+    """A speechModel value, the Spanish languages documented for it, and where."""
+
+    model: str
+    languages: tuple[str, ...]
+    source: str
+
+
+#: The (speechModel, language) pairs the line may send on <Gather>: Spanish only, since the
+#: line speaks Spanish. Any other pair stops the line at load (ivr.content), because Twilio
+#: answers an undocumented one with warning 13331 or 13334 and the <Gather> hears nothing.
+MODELS = (
+    # Twilio: "Use any language supported by Deepgram's nova-2 model"; Deepgram lists
+    # Spanish as es and es-419 (Latin America). es-CO is on neither list.
+    SpeechModel("numbers_and_commands", ("es-419", "es"), f"{GATHER} -> {NOVA_2}"),
+    # The same Deepgram model, chosen by name (Twilio does not fail over to another provider).
+    SpeechModel("deepgram_nova-2", ("es-419", "es"),
+                f"https://www.twilio.com/docs/voice/twiml/gather#specific-speech-to-text-models"
+                f" -> {NOVA_2}"),
+    # Twilio's own table lists Spanish for these as es-US and es-ES only.
+    SpeechModel("phone_call", ("es-US", "es-ES"), GATHER),
+    SpeechModel("experimental_utterances", ("es-US", "es-ES"), GATHER),
+    SpeechModel("experimental_conversations", ("es-US", "es-ES"), GATHER),
+)
+
+
+def documented(model: str, language: str) -> SpeechModel | None:
+    """The row of MODELS that documents `language` for `model`, or None."""
+    return next((m for m in MODELS if m.model == model and language in m.languages), None)
+
+
+def choices() -> str:
+    """The documented pairs, for an error message: 'numbers_and_commands with es-419 or es, ...'."""
+    return "; ".join(f"{m.model} with {' or '.join(m.languages)}" for m in MODELS)

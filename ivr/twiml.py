@@ -66,12 +66,12 @@ class Renderer:
         heard = self.content.listen.get(turn.state.at)
         # The prompts sit inside <Gather> so a key or a word interrupts them. finishOnKey is
         # empty because '#' is a key of the line ('next step'), not an end-of-input marker.
-        # speechTimeout auto ends the words at the caller's pause, which Twilio's model for
-        # short commands supports.
+        # speechTimeout is the content file's whole number of seconds: Twilio takes no
+        # `auto` with a speechModel (warning 13335; content.Speech says why 2 s).
         gather = response.gather(
             input="dtmf speech", num_digits=1, timeout=turn.timeout, finish_on_key="",
             action=url, method="POST", language=speech.language, speech_model=speech.model,
-            speech_timeout="auto", hints=", ".join(heard.hints()) if heard else None,
+            speech_timeout=speech.timeout, hints=", ".join(heard.hints()) if heard else None,
         )
         for prompt_id in turn.prompts:
             self.speak(gather, prompt_id, base, turn.slow)

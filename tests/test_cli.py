@@ -112,6 +112,22 @@ def test_broken_content_is_one_readable_line(monkeypatch, tmp_path):
     assert result.output == f"Error: {bad}: prompt 'welcome' has no `text`\n"
 
 
+def test_an_undocumented_speech_pair_stops_the_line_in_one_line(monkeypatch, tmp_path):
+    """The old es-CO: no silent fallback, one line naming the file, the pair and the choices."""
+    from ivr import ROOT
+
+    mine = tmp_path / "content.toml"
+    text = (ROOT / "content.toml").read_text(encoding="utf-8")
+    mine.write_text(text.replace('language = "es-419"', 'language = "es-CO"'), encoding="utf-8")
+    monkeypatch.setenv("IVR_CONTENT", str(mine))
+    result = ivr("call", "--keys", "1")
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    assert result.output.startswith(
+        f"Error: {mine}: [speech] model 'numbers_and_commands' with language 'es-CO' is not a "
+        f"pair Twilio documents; use numbers_and_commands with es-419 or es; ")
+
+
 @pytest.mark.parametrize("args, message", [
     ([], "give the keys to press with --keys"),  # CliRunner's stdin is no terminal
     (["--keys", "1,x"], "--keys: 'x' is not keys"),

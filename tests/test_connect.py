@@ -203,6 +203,32 @@ def test_connect_finds_the_number_among_many(env, served):
     assert numbers[-1]["voice_url"] == f"{served}/voice"
 
 
+def test_connect_picks_the_number_that_is_exactly_the_one_asked_for(env, served):
+    """Twilio's PhoneNumber filter matches numbers that contain the digits (FakeTwilio filters
+    so too): a longer number holding NUMBER's digits comes first, and must be left alone."""
+    longer = "+44" + NUMBER[1:]  # +44573001234567 contains 573001234567
+    numbers = [number(longer), number(NUMBER)]
+    api = FakeTwilio(numbers=numbers)
+    assert NUMBER[1:] in longer and longer != NUMBER
+    result = ivr(api, NUMBER, "--url", served)
+    assert result.exit_code == 0, result.output
+    [listed] = [r for r in api.requests if r.method == "GET" and r.path.endswith("IncomingPhoneNumbers.json")]
+    assert listed.params["PhoneNumber"] == NUMBER  # Twilio was asked for it, and answered both
+    assert numbers[1]["voice_url"] == f"{served}/voice"
+    assert numbers[0]["voice_url"] == "https://demo.twilio.com/welcome/voice/"  # untouched
+    [update] = api.calls("POST")
+    assert update[1].endswith(f"/{numbers[1]['sid']}.json")
+    assert result.output.splitlines()[-1] == f"connected: calls to {NUMBER} now reach {served}/voice"
+
+
+def test_only_longer_numbers_is_not_the_number(env):
+    api = FakeTwilio(numbers=[number("+44" + NUMBER[1:]), number(NUMBER + "9")])
+    result = ivr(api, NUMBER, "--url", "https://ivr.example.com")
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {NUMBER} is not a phone number of account {ACCOUNT_SID}")
+    assert api.calls("POST") == []
+
+
 def test_connect_base_defaults_to_public_base_url(api, env, served, monkeypatch):
     monkeypatch.setenv("PUBLIC_BASE_URL", served + "/")
     result = ivr(api, NUMBER)

@@ -105,9 +105,10 @@ CASES = [
      "prompt 'pick' counts the steps: [listen.numbers] needs the word for 8"),
     (lambda d: d["listen"].pop("numbers"),
      "prompt 'pick' counts the steps: [listen.numbers] needs the word for 8"),
-    (lambda d: d.update(speech="es"), "[speech] must be a table (language, model, min_confidence)"),
+    (lambda d: d.update(speech="es"),
+     "[speech] must be a table (model, language, timeout, min_confidence)"),
     (lambda d: d["speech"].update(lang="es"),
-     "[speech] has an unknown key 'lang' (use language, model and min_confidence)"),
+     "[speech] has an unknown key 'lang' (use model, language, timeout and min_confidence)"),
     (lambda d: d["speech"].update(language=""), "[speech] `language` must be a string"),
     (lambda d: d["speech"].update(model=3), "[speech] `model` must be a string"),
     (lambda d: d["speech"].update(min_confidence=True),
@@ -118,6 +119,18 @@ CASES = [
      "[speech] `min_confidence` must be a number from 0 to 1, not 1.01"),
     (lambda d: d["speech"].update(min_confidence=-0.01),
      "[speech] `min_confidence` must be a number from 0 to 1, not -0.01"),
+    # Twilio takes no speechTimeout "auto" with a speechModel (warning 13335).
+    *[(lambda d, t=t: d["speech"].update(timeout=t),
+       f"[speech] `timeout` must be a whole number of seconds from 1 to 60 (Twilio takes no "
+       f"`auto` with a model), not {t!r}") for t in ("auto", 0, -1, 61, 1.5, True, "2")],
+    # A pair Twilio does not document: named, with the documented ones.
+    *[(lambda d, m=m, lang=lang: d["speech"].update(model=m, language=lang),
+       f"[speech] model {m!r} with language {lang!r} is not a pair Twilio documents; use "
+       f"numbers_and_commands with es-419 or es; deepgram_nova-2 with es-419 or es; "
+       f"phone_call with es-US or es-ES; experimental_utterances with es-US or es-ES; "
+       f"experimental_conversations with es-US or es-ES")
+      for m, lang in (("numbers_and_commands", "es-CO"), ("numbers_and_commands", "es-US"),
+                      ("phone_call", "es-419"), ("phone_call", "es-CO"), ("nova", "es"))],
     (lambda d: d.update(listen=["x"]), "[listen] must hold tables like [listen.step]"),
     (lambda d: d["listen"].update(pik={}),
      "[listen.pik]: no such place (use menu, pick, step, end, resume or numbers)"),
@@ -168,7 +181,7 @@ def test_what_loads_is_what_the_file_says():
     assert (content["intro"].text, content["intro"].say) == ("Seguí:", "Seguí esto.")
     assert content.sms == "Un mensaje."
     assert list(content.prompts) == list(SHIPPED["prompts"])
-    assert content.speech == Speech("es-CO", "numbers_and_commands", 0.4)
+    assert content.speech == Speech("es-419", "numbers_and_commands", 0.4, timeout=2)
     assert set(content.listen) == {"menu", "pick", "step", "end", "resume"}
 
 
@@ -180,10 +193,21 @@ def test_what_may_be_left_out():
     assert refusal(data) == "prompt 'pick' counts the steps: [listen.numbers] needs the word for 8"
     data["prompts"]["pick"].pop("counts_steps")
     content = parse(data, PATH)
-    assert content.speech == Speech() == Speech("es-CO", "numbers_and_commands", 0.4)
+    assert content.speech == Speech() == Speech("es-419", "numbers_and_commands", 0.4, timeout=2)
     assert content.sms == ""
     assert set(content.listen) == {"menu", "pick", "step", "end", "resume"}
     assert content.listen["step"].key("siguiente") is None
+
+
+@pytest.mark.parametrize(("model", "language"), [
+    ("numbers_and_commands", "es-419"), ("numbers_and_commands", "es"),
+    ("deepgram_nova-2", "es-419"), ("phone_call", "es-US"), ("phone_call", "es-ES"),
+    ("experimental_utterances", "es-US"), ("experimental_conversations", "es-ES"),
+])
+def test_every_documented_pair_loads(model, language):
+    data = changed(lambda d: d["speech"].update(model=model, language=language))
+    speech = parse(data, PATH).speech
+    assert (speech.model, speech.language) == (model, language)
 
 
 def test_limits_are_inclusive():
@@ -193,6 +217,9 @@ def test_limits_are_inclusive():
     assert parse(data, PATH)["welcome"].say == "x" * 4096
     data["speech"]["min_confidence"] = 0
     assert parse(data, PATH).speech.min_confidence == 0
+    for seconds in (1, 60):
+        data["speech"]["timeout"] = seconds
+        assert parse(data, PATH).speech.timeout == seconds
     data["prompts"]["a" * 40] = {"text": "x"}
     assert refusal(data).startswith(f"unknown prompt id {'a' * 40!r}")
     data = changed(lambda d: d.update(prompts={**{f"paso_{n}": {"text": "x"} for n in range(1, 10)}}))

@@ -3,6 +3,7 @@
 
 import contextlib
 import json
+import os
 import ssl
 import threading
 
@@ -14,7 +15,7 @@ from werkzeug.serving import make_server
 from conftest import TOKEN, free_port
 from ivr import create_app, doctor
 from ivr.cli import cli
-from twilio_api import ACCOUNT_SID
+from twilio_api import ACCOUNT_SID, FakeTwilio
 
 SETTINGS = ("TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL", "IVR_WEB_PHONE",
             "IVR_SMS_FROM", "IVR_AGENT_NUMBER", "IVR_AGENT_HOURS", "IVR_TIMEZONE",
@@ -66,7 +67,11 @@ def use(monkeypatch, **settings):
 
 
 def ivr_doctor(*args):
-    result = CliRunner().invoke(cli, ["doctor", "--timeout", "5", *args])
+    """`ivr doctor`; Twilio's API (for its alerts) is FakeTwilio, with the credentials the
+    environment holds and no alerts (tests/test_alerts.py checks that line)."""
+    api = FakeTwilio(auth_token=os.environ.get("TWILIO_AUTH_TOKEN", ""))
+    result = CliRunner().invoke(cli, ["doctor", "--timeout", "5", *args],
+                                obj={"twilio_http_client": api})
     lines = result.output.splitlines()
     found = {}
     for line in lines[:-1]:  # 'LEVEL check         message', then the summary
@@ -111,11 +116,13 @@ def test_a_good_deployment(good, monkeypatch):
     assert found["webhook"] == ("OK", f"{good}/voice accepted a request signed as Twilio signs it "
                                       f"and answered with TwiML")
     assert found["content"][0] == "OK" and "content.toml: " in found["content"][1]
+    assert found["speech"] == ("OK", "numbers_and_commands with es-419, speechTimeout 2 s")
     assert found["audio"][0] == "OK"
     assert found["web phone"] == ("OK", "off")
     assert found["texts (7)"] == ("OK", "from +15005550006")
     assert found["person (9)"] == ("OK", "dials +576015555555, hours Mon-Fri 08:00-18:00 (America/Bogota)")
     assert found["call store"][0] == "OK" and "one machine only" in found["call store"][1]
+    assert found["twilio alerts"] == ("OK", f"in the last 24 h: none about {good}")
     assert result.output.splitlines()[-1] == "0 to fix, 1 warning(s)"
 
 
@@ -225,7 +232,28 @@ def test_broken_content_fails(monkeypatch, tmp_path):
     result, found = ivr_doctor()
     assert result.exit_code == 1
     assert found["content"] == ("FAIL", f"{bad}: prompt 'welcome' has no `text`")
+    assert found["speech"] == ("FAIL", "not checked: the content file does not load")
     assert found["audio"] == ("FAIL", "not checked: the content file does not load")
+
+
+def test_the_speech_pair_in_use_is_shown_and_an_undocumented_one_fails(monkeypatch, tmp_path):
+    from ivr import ROOT
+
+    mine = tmp_path / "content.toml"
+    text = (ROOT / "content.toml").read_text(encoding="utf-8")
+    mine.write_text(text.replace('model = "numbers_and_commands"', 'model = "phone_call"')
+                    .replace('language = "es-419"', 'language = "es-US"')
+                    .replace("timeout = 2", "timeout = 1"), encoding="utf-8")
+    use(monkeypatch, IVR_CONTENT=str(mine))
+    _, found = ivr_doctor()
+    assert found["speech"] == ("OK", "phone_call with es-US, speechTimeout 1 s")
+    mine.write_text(text.replace('language = "es-419"', 'language = "es-CO"'), encoding="utf-8")
+    result, found = ivr_doctor()
+    assert result.exit_code == 1
+    level, message = found["content"]
+    assert level == "FAIL" and message.startswith(
+        f"{mine}: [speech] model 'numbers_and_commands' with language 'es-CO' is not a pair "
+        f"Twilio documents; use numbers_and_commands with es-419 or es;")
 
 
 def test_a_new_check_is_one_function(monkeypatch):

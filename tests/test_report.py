@@ -149,6 +149,32 @@ def test_cli_upgrade_then_report_json(env, database_url, tmp_path):
     assert text.exit_code == 0 and "Calls (all records kept): 3" in text.output
 
 
+def test_a_calls_day_is_the_lines_day(env, database_url):
+    """IVR_TIMEZONE (default America/Bogota, UTC-5) decides a call's day: a call at 02:00
+    UTC on the 20th is the evening of the 19th in Bogotá."""
+    env.setenv("DATABASE_URL", database_url)
+    assert ivr("db", "upgrade").exit_code == 0
+    s = store_mod.Store.open(database_url, b"k")
+    for sid, when in (("CAlate", datetime(2026, 11, 20, 2, 0, tzinfo=UTC)),     # 19th, 21:00 Bogotá
+                      ("CAearly", datetime(2026, 11, 20, 6, 0, tzinfo=UTC))):  # 20th, 01:00 Bogotá
+        s.record(Turn(sid, None, when, "start", None, "-", None, "start", "menu", False))
+    assert s.flush()
+    s.close()
+
+    def per_day(*args):
+        result = ivr("report", "--json", *args)
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.output)
+        return data["calls_per_day"], data["calls"]
+
+    assert per_day() == ({"2026-11-19": 1, "2026-11-20": 1}, 2)  # IVR_TIMEZONE unset
+    # --since is a day in the line's time zone too: the 20th starts at 05:00 UTC.
+    assert per_day("--since", "2026-11-20") == ({"2026-11-20": 1}, 1)
+    env.setenv("IVR_TIMEZONE", "UTC")
+    assert per_day() == ({"2026-11-20": 2}, 2)
+    assert per_day("--since", "2026-11-20") == ({"2026-11-20": 2}, 2)
+
+
 def test_cli_prune_keeps_the_retention_period(env, database_url):
     env.setenv("DATABASE_URL", database_url)
     assert ivr("db", "upgrade").exit_code == 0

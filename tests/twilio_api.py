@@ -9,11 +9,13 @@ answers as Twilio's API does: status codes and JSON bodies shaped like the real 
 shapes of twilio-python's own integration tests and Twilio's API reference), including its
 error bodies, `{"code": 20003, "message": "Authenticate", "more_info": ..., "status": 401}`.
 
-Resources: IncomingPhoneNumbers (list with PhoneNumber filter and paging, fetch, update)
-and Messages (create). Numbers listed in `message_errors` make Messages.create fail with
-that Twilio error code; `offline` raises what requests raises with no network; `delay`
-makes every answer take that long, and gives up like requests does when the client's
-timeout is shorter.
+Resources: IncomingPhoneNumbers (list with PhoneNumber filter and paging, fetch, update),
+Messages (create) and, on monitor.twilio.com, the Monitor API's Alerts (list, filtered by
+LogLevel, StartDate and EndDate, newest first, paged through `meta.next_page_url` as the
+Monitor API pages: an absolute URL with a PageToken). Numbers listed in `message_errors`
+make Messages.create fail with that Twilio error code; `offline` raises what requests
+raises with no network; `delay` makes every answer take that long, and gives up like
+requests does when the client's timeout is shorter.
 """
 
 import json
@@ -34,6 +36,8 @@ ACCOUNT_SID = "AC" + "a1" * 16
 AUTH_TOKEN = "rest-auth-token"
 API = "https://api.twilio.com"
 VERSION = "/2010-04-01"
+MONITOR = "https://monitor.twilio.com"
+ALERTS = "/v1/Alerts"
 
 #: Twilio's error codes the tests use: (HTTP status, Twilio's message).
 ERRORS = {
@@ -117,6 +121,37 @@ def number(phone_number: str, account_sid: str = ACCOUNT_SID, **fields) -> dict:
     return record
 
 
+def iso(when: datetime) -> str:
+    """The Monitor API's date format: '2015-07-30T20:00:00Z'."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def alert(error_code, when: datetime, request_url: str = "", log_level: str = "error",
+          alert_text: str = "", account_sid: str = ACCOUNT_SID, **fields) -> dict:
+    """A Monitor Alert resource as the list answers it (twilio-python's own integration
+    test, tests/integration/monitor/v1/test_alert.py, has the same fields)."""
+    no = fields.pop("sid", None) or sid("NO")
+    record = {
+        "account_sid": account_sid,
+        "alert_text": alert_text,
+        "api_version": "2010-04-01",
+        "date_created": iso(when),
+        "date_generated": iso(when),
+        "date_updated": iso(when),
+        "error_code": str(error_code),
+        "log_level": log_level,
+        "more_info": f"https://www.twilio.com/docs/errors/{error_code}",
+        "request_method": "POST",
+        "request_url": request_url,
+        "resource_sid": sid("CA"),
+        "service_sid": None,
+        "sid": no,
+        "url": f"{MONITOR}{ALERTS}/{no}",
+    }
+    record.update(fields)
+    return record
+
+
 @dataclass
 class Seen:
     """One request twilio's Client made."""
@@ -138,6 +173,8 @@ class FakeTwilio(HttpClient):
     """Twilio's REST API in memory, as a twilio HTTP client (see the module docstring)."""
 
     numbers: list = field(default_factory=list)
+    #: Monitor alerts (see `alert`), in any order.
+    alerts: list = field(default_factory=list)
     account_sid: str = ACCOUNT_SID
     auth_token: str = AUTH_TOKEN
     #: 'To' number -> Twilio error code for Messages.create.
@@ -161,9 +198,10 @@ class FakeTwilio(HttpClient):
             self.requests.append(Seen(method.upper(), url, dict(params or {}), dict(data or {}),
                                       auth, timeout))
         if self.offline:
+            host = urlsplit(url).hostname
             raise requests.ConnectionError(
-                "HTTPSConnectionPool(host='api.twilio.com', port=443): Max retries exceeded "
-                "(Caused by NameResolutionError: Failed to resolve 'api.twilio.com')"
+                f"HTTPSConnectionPool(host='{host}', port=443): Max retries exceeded "
+                f"(Caused by NameResolutionError: Failed to resolve '{host}')"
             )
         if self.delay:
             if timeout is not None and timeout < self.delay:
@@ -182,6 +220,12 @@ class FakeTwilio(HttpClient):
         parts = urlsplit(url)
         path = parts.path
         params = {**dict(parse_qsl(parts.query)), **params}
+        if parts.netloc == "monitor.twilio.com":
+            if auth != (self.account_sid, self.auth_token):
+                return error(20003)
+            if path == ALERTS and method == "GET":
+                return self.list_alerts(params)
+            return error(20404, path=path)
         if parts.netloc != "api.twilio.com" or not path.startswith(VERSION + "/"):
             return error(20404, path=path)
         if auth != (self.account_sid, self.auth_token):
@@ -230,6 +274,45 @@ class FakeTwilio(HttpClient):
             "previous_page_uri": uri(page - 1) if page else None,
             "start": page * size,
             "uri": uri(page),
+        }
+
+    def list_alerts(self, params):
+        """One page of alerts, newest first; the next page's URL is absolute and carries a
+        PageToken, as the Monitor API's does."""
+        size = int(params.get("PageSize", 50))
+        page = int(params.get("Page", 0))
+        if page and params.get("PageToken") != f"PA{page}":
+            return error(20404, path=ALERTS)
+        level = params.get("LogLevel")
+        start, end = (params.get(k) for k in ("StartDate", "EndDate"))
+
+        def at(value):  # StartDate/EndDate: YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ
+            return value if "T" in value else value + "T00:00:00Z"
+
+        matching = sorted(
+            (a for a in self.alerts
+             if (not level or a["log_level"] == level)
+             and (not start or a["date_created"] >= at(start))
+             and (not end or a["date_created"] <= at(end))),
+            key=lambda a: a["date_created"], reverse=True)
+        chunk = matching[page * size:(page + 1) * size]
+        query = {k: params[k] for k in ("LogLevel", "StartDate", "EndDate") if params.get(k)}
+
+        def url(p):
+            token = {"PageToken": f"PA{p}"} if p else {}
+            return f"{MONITOR}{ALERTS}?{urlencode({**query, 'PageSize': size, 'Page': p, **token})}"
+
+        return 200, {
+            "alerts": chunk,
+            "meta": {
+                "first_page_url": url(0),
+                "key": "alerts",
+                "next_page_url": url(page + 1) if (page + 1) * size < len(matching) else None,
+                "page": page,
+                "page_size": size,
+                "previous_page_url": url(page - 1) if page else None,
+                "url": url(page),
+            },
         }
 
     def create_message(self, data):

@@ -111,3 +111,12 @@ def twilio_http_client(ctx):
     """twilio's HTTP client seam: tests pass one as CliRunner's obj={'twilio_http_client': …}."""
     obj = ctx.find_object(dict)
     return obj.get("twilio_http_client") if obj else None
+
+
+def clock(ctx):
+    """The current time (UTC): tests pass a fixed one as CliRunner's obj={'clock': …}."""
+    from datetime import UTC, datetime
+
+    obj = ctx.find_object(dict)
+    found = obj.get("clock") if obj else None
+    return found() if found else datetime.now(UTC)
