@@ -67,11 +67,14 @@ class Renderer:
         # The prompts sit inside <Gather> so a key or a word interrupts them. finishOnKey is
         # empty because '#' is a key of the line ('next step'), not an end-of-input marker.
         # speechTimeout is the content file's whole number of seconds: Twilio takes no
-        # `auto` with a speechModel (warning 13335; content.Speech says why 2 s).
+        # `auto` with a speechModel (warning 13335; content.Speech says why 2 s). The
+        # profanity filter, on by default, is not supported with numbers_and_commands nor
+        # with Latin American Spanish: https://www.twilio.com/docs/voice/twiml/gather#profanityfilter
         gather = response.gather(
             input="dtmf speech", num_digits=1, timeout=turn.timeout, finish_on_key="",
             action=url, method="POST", language=speech.language, speech_model=speech.model,
-            speech_timeout=speech.timeout, hints=", ".join(heard.hints()) if heard else None,
+            speech_timeout=speech.timeout, profanity_filter=False,
+            hints=", ".join(heard.hints()) if heard else None,
         )
         for prompt_id in turn.prompts:
             self.speak(gather, prompt_id, base, turn.slow)

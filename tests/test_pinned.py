@@ -246,7 +246,7 @@ def test_each_wait_listens_for_one_key_or_the_places_words(client, content):
         assert dict(gather.attrib, action="", hints="") == {
             "input": "dtmf speech", "numDigits": "1", "timeout": gather.get("timeout"),
             "finishOnKey": "", "action": "", "method": "POST", "language": "es-419",
-            "speechModel": "numbers_and_commands", "speechTimeout": "2", "hints": "",
+            "speechModel": "numbers_and_commands", "speechTimeout": "2", "profanityFilter": "false", "hints": "",
         }
         assert gather.get("hints").split(", ") == content.listen[place].hints()
         assert redirect.get("method") == "POST"

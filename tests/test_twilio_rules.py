@@ -184,6 +184,18 @@ def gather_speech_pair(el, call):
     return None
 
 
+@rule("profanityFilter is false with numbers_and_commands or a Latin American Spanish generic model: "
+      "Twilio does not support it there, and its default is true", GATHER + "#profanityfilter")
+def gather_profanity(el, call):
+    if "speech" not in (el.get("input") or "dtmf"):
+        return None
+    unsupported = el.get("speechModel") == "numbers_and_commands" or el.get("language") == "es-419"
+    if unsupported and el.get("profanityFilter", "true") != "false":
+        return f"profanityFilter={el.get('profanityFilter', 'true (the default)')!r} with " \
+               f"speechModel={el.get('speechModel')!r}, language={el.get('language')!r}"
+    return None
+
+
 @rule("only <Say>, <Play> and <Pause> nest in <Gather>", GATHER + "#nest-other-verbs")
 def gather_nested(el, call):
     wrong = [child.tag for child in el if child.tag not in ("Say", "Play", "Pause")]
@@ -270,6 +282,7 @@ RULES = {
         gather_hints,
         gather_speech_timeout,
         gather_speech_pair,
+        gather_profanity,
         Rule("method is GET or POST", GATHER + "#method", http_method()),
         Rule("action is absolute", GATHER + "#action", absolute_url("action")),
         gather_nested,
@@ -426,7 +439,8 @@ def old_settings_gather(app):
     content = replace(line.content, speech=replace(line.content.speech, language="es-CO", timeout="auto"))
     renderer = Renderer(content, line.audio, line.settings.say_voice, line.settings.say_language)
     turn = line.flow.next(line.flow.parse({"at": "1"}), "2")
-    return renderer.render(turn, BASE)
+    # ...and it left profanityFilter to Twilio's default, true.
+    return renderer.render(turn, BASE).replace(b' profanityFilter="false"', b"")
 
 
 def test_the_old_speech_settings_break_two_rules(line):
@@ -435,6 +449,8 @@ def test_the_old_speech_settings_break_two_rules(line):
     assert [p.split(" (")[0] for p in problems] == [
         "Gather: speechTimeout is a positive integer whenever speechModel is set",
         "Gather: speechModel and language are a pair Twilio documents",
+        "Gather: profanityFilter is false with numbers_and_commands or a Latin American Spanish generic model: "
+        "Twilio does not support it there, and its default is true",
     ]
     assert "13335" in problems[0] and "speechTimeout='auto' with speechModel='numbers_and_commands'" in problems[0]
     assert "speechModel='numbers_and_commands' with language='es-CO'" in problems[1]
@@ -530,7 +546,8 @@ def gather(**changes):
     """A <Gather> like the line's (or with `changes`, None to leave an attribute out)."""
     attributes = {"input": "dtmf speech", "num_digits": 1, "timeout": 10, "finish_on_key": "",
                   "action": BASE + "/voice/turn?at=1", "method": "POST", "language": "es-419",
-                  "speech_model": "numbers_and_commands", "speech_timeout": 2, "hints": "siguiente, atrás"}
+                  "speech_model": "numbers_and_commands", "speech_timeout": 2, "profanity_filter": False,
+                  "hints": "siguiente, atrás"}
     attributes.update(changes)
     response = VoiceResponse()
     response.gather(**{k: v for k, v in attributes.items() if v is not None})
@@ -558,6 +575,8 @@ def dial(**changes):
     (gather(finish_on_key=None), ["Gather: finishOnKey is not '#'"]),  # Twilio's default is '#'
     (gather(speech_timeout="auto"), ["Gather: speechTimeout is a positive integer whenever"]),
     (gather(speech_timeout=0), ["Gather: speechTimeout is a positive integer whenever"]),
+    (gather(profanity_filter=None), ["Gather: profanityFilter is false with numbers_and_commands"]),
+    (gather(profanity_filter=True, speech_model="deepgram_nova-2"), ["Gather: profanityFilter is false"]),
     (gather(language="es-CO"), ["Gather: speechModel and language are a pair"]),
     (gather(speech_model="phone_call"), ["Gather: speechModel and language are a pair"]),  # es-419
     (gather(input="keys"), ["Gather: input is dtmf, speech or both"]),
