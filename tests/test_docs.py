@@ -42,17 +42,17 @@ TIMEOUT = 120
 #: convention, and each entry goes when its example does (a test holds that).
 KNOWN_STALE = {
     ("README.md", ".venv/bin/ivr call --keys 2,5,-,0"):
-        "a ```sh block holding a console session ($ prompts and output)",
+        "a ```sh block holding a console session; its step_keys line lacks 'Más despacio, cuatro.'",
     ("README.md", ".venv/bin/ivr call --keys 9,dial:busy,9,dial:completed"):
         "a ```sh block holding a console session; needs IVR_AGENT_NUMBER, which it does not set",
     ("README.md", ".venv/bin/ivr doctor"):
-        "a ```sh block holding a console session; shows 23 prompts (there are 45) and a "
-        "deployment's settings",
+        "a ```sh block holding a console session of a deployment (Twilio); shows 23 prompts "
+        "(there are 45), and no 'call store' or 'settings' line",
     ("README.md", ".venv/bin/ivr call"):
         "interactive: without a terminal `ivr call` needs --keys (exit 2)",
     ("README.md", "python3 -m venv .venv && .venv/bin/pip install -q -e . && .venv/bin/ivr call "
                   "--keys 1,2,3,9,-,0"):
-        "installs into a new virtualenv (the index, minutes); runs the whole suite",
+        "installs into a new virtualenv (the package index, minutes), then runs the whole suite",
     ("README.md", ".venv/bin/flask --app app run    # then open http://127.0.0.1:5000/phone "
                   "(no token set: on)"):
         "starts a server that runs until stopped; `app:app` exists only in a checkout",
@@ -63,7 +63,7 @@ KNOWN_STALE = {
                   "http://127.0.0.1:5000"):
         "starts a server that runs until stopped",
     ("README.md", "TWILIO_AUTH_TOKEN=… PUBLIC_BASE_URL=https://ivr.example.com .venv/bin/ivr serve"):
-        "a placeholder token; starts a server",
+        "a placeholder token; starts a server (which now also needs IVR_SECRET_KEY)",
     ("README.md", "python3 -m venv /opt/ivr && /opt/ivr/bin/pip install .     # from a clone; or "
                   "build a wheel once:"):
         "installs into /opt (root), from a clone",
@@ -81,7 +81,8 @@ KNOWN_STALE = {
         "needs Twilio",
     ("README.md", ".venv/bin/ivr report                          # text: funnel, where calls "
                   "ended, per step, per day"):
-        "writes the default SQLite file into the checkout's instance/ (no DATABASE_URL)",
+        "no DATABASE_URL: exits 1 (no schema, run `ivr db upgrade`) after making an empty "
+        "SQLite file in the checkout's instance/",
     ("README.md", "apt-get install wrk valgrind postgresql      # once"):
         "root; the benchmarks take minutes",
     ("README.md", "python3 -m venv .venv-mutation && .venv-mutation/bin/pip install -q -e "
