@@ -344,3 +344,28 @@ def twilio_alerts(d: Deployment) -> list[Finding]:
                                            f"run `ivr twilio alerts`")]
     return [Finding(WARN, name, head + f"{summary.count} ({codes}), none an error in the last "
                                        f"hour: run `ivr twilio alerts`")]
+
+
+#: The settings the checks above read and report themselves; `settings` reports the others.
+REPORTED = frozenset({
+    "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL", "IVR_CONTENT", "IVR_AUDIO_DIR",
+    "IVR_WEB_PHONE", "IVR_SMS_FROM", "IVR_AGENT_NUMBER", "IVR_AGENT_HOURS", "IVR_TIMEZONE",
+    "IVR_STORE", "DATABASE_URL", "IVR_SECRET_KEY",
+})
+PASS_SETTINGS = ("IVR_WEB_PHONE_PASS_SECONDS", "IVR_WEB_PHONE_PASS_REFRESH_SECONDS")
+
+
+@check
+def other_settings(d: Deployment) -> Finding | list[Finding]:
+    """Every other setting, as the line parses it: one the line would refuse to start on
+    fails here too, each on its line."""
+    wrong = {name: e for name, e in settings_mod.problems(d.config).items()
+             if name not in REPORTED and name != "*"}
+    found = [Finding(FAIL, "settings", str(e)) for e in wrong.values()]
+    if not any(name in wrong for name in PASS_SETTINGS):
+        try:
+            settings_mod.web_phone_rule(d.subset("web_phone_pass_seconds",
+                                                 "web_phone_pass_refresh_seconds"))
+        except ConfigError as e:
+            found.append(Finding(FAIL, "settings", str(e)))
+    return found or Finding(OK, "settings", "every other setting is well-formed")

@@ -77,6 +77,20 @@ def test_the_shipped_audio_gives_no_warning_to_a_call():
     assert result.output.startswith("LINE  [welcome]") and "warning" not in result.output
 
 
+def test_audio_commands_need_no_call_store(monkeypatch, tmp_path):
+    # A deployment's .env holds the token; its IVR_SECRET_KEY may not be set yet when the
+    # operator builds the audio (Going live), and recordings are not calls to record.
+    from ivr import paths
+
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "a-token")
+    monkeypatch.delenv("IVR_SECRET_KEY", raising=False)
+    monkeypatch.setenv("IVR_STORE", "1")  # as a deployment has it (the tests' default is off)
+    result = ivr("audio", "check")
+    assert result.exit_code == 0, result.output
+    assert " 0 stale, 0 missing; slow: " in result.output and "warning" not in result.output
+    assert not (tmp_path / "instance").exists() and paths.instance_path() == str(tmp_path / "instance")
+
+
 @pytest.mark.parametrize("token", ["", "a-token"])
 def test_scripted_call_prints_the_transcript(monkeypatch, no_audio, token, caplog):
     monkeypatch.setenv("IVR_AUDIO_DIR", str(no_audio))

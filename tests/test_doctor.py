@@ -15,11 +15,10 @@ from werkzeug.serving import make_server
 from conftest import TOKEN, free_port
 from ivr import create_app, doctor
 from ivr.cli import cli
+from ivr.settings import documented
 from twilio_api import ACCOUNT_SID, FakeTwilio
 
-SETTINGS = ("TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL", "IVR_WEB_PHONE",
-            "IVR_SMS_FROM", "IVR_AGENT_NUMBER", "IVR_AGENT_HOURS", "IVR_TIMEZONE",
-            "IVR_CONTENT", "IVR_AUDIO_DIR", "DATABASE_URL", "IVR_SECRET_KEY", "IVR_STORE")
+SETTINGS = tuple(name for name, _, _ in documented())
 
 
 @pytest.fixture(autouse=True)
@@ -123,6 +122,7 @@ def test_a_good_deployment(good, monkeypatch):
     assert found["person (9)"] == ("OK", "dials +576015555555, hours Mon-Fri 08:00-18:00 (America/Bogota)")
     assert found["call store"][0] == "OK" and "one machine only" in found["call store"][1]
     assert found["twilio alerts"] == ("OK", f"in the last 24 h: none about {good}")
+    assert found["settings"] == ("OK", "every other setting is well-formed")
     assert result.output.splitlines()[-1] == "0 to fix, 1 warning(s)"
 
 
@@ -223,6 +223,35 @@ def test_malformed_settings_fail_naming_them(good, monkeypatch, settings, check,
     assert result.exit_code == 1
     level, text = found[check]
     assert level == "FAIL" and message in text, result.output
+
+
+@pytest.mark.parametrize("settings, messages", [
+    ({"IVR_RESUME_HOURS": "two days"}, ["IVR_RESUME_HOURS must be a whole number of at least 1, "
+                                        "not 'two days'"]),
+    ({"IVR_TRUSTED_PROXIES": "x", "IVR_SMS_PER_DAY": "-1"},
+     ["IVR_TRUSTED_PROXIES must be the number of proxies in front of the app (0 or more), not 'x'",
+      "IVR_SMS_PER_DAY must be a number of texts (0 or more), not '-1'"]),
+    ({"IVR_WEB_PHONE_PASS_REFRESH_SECONDS": "900"},
+     ["IVR_WEB_PHONE_PASS_REFRESH_SECONDS must be more than 0 and less than "
+      "IVR_WEB_PHONE_PASS_SECONDS (600), not 900"]),
+    ({"IVR_WEB_PHONE_PASS_SECONDS": "ten"},
+     ["IVR_WEB_PHONE_PASS_SECONDS must be a number of seconds (0 or more), not 'ten'"]),
+])
+def test_a_setting_no_other_check_reads_fails_as_the_line_would(good, monkeypatch, settings,
+                                                                 messages):
+    # The line refuses to start on each of these, so the deployment is not good.
+    use(monkeypatch, **settings)
+    result, _ = ivr_doctor()
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert [line for line in lines if line.startswith("FAIL")] == [
+        f"FAIL settings      {message}" for message in messages]
+    assert lines[-1] == f"{len(messages)} to fix, 1 warning(s)"
+
+
+def test_the_settings_other_checks_report_are_settings():
+    # A setting renamed in ivr/settings.py must not drop out of every check.
+    assert doctor.REPORTED - set(SETTINGS) == set()
 
 
 def test_broken_content_fails(monkeypatch, tmp_path):

@@ -6,6 +6,16 @@ from ..line import line_of
 from .common import make_app
 
 
+def audio_app(audio_warning=True):
+    """The app for the audio commands: the line's content and audio as the environment and
+    .env give them, without the call store. Recordings are not calls, so a deployment's
+    .env with a token but no IVR_SECRET_KEY must not stop them, nor make a SQLite file."""
+    from .. import settings as settings_mod
+
+    config = {**settings_mod.from_environment(), "STORE": False}
+    return make_app(served=False, config=config, audio_warning=audio_warning)
+
+
 @click.group()
 def audio():
     """Build and check the prompts' pre-generated audio."""
@@ -21,7 +31,7 @@ def audio_build(engine, tld, force):
     """Make two telephone-ready WAVs per prompt, normal and slow; only what changed is remade."""
     from .. import build, tts
 
-    app = make_app(served=False, audio_warning=False)  # what is missing is what it makes
+    app = audio_app(audio_warning=False)  # what is missing is what it makes
     line = line_of(app)
     speaker = tts.GTTSEngine(tld=tld) if engine == "gtts" else tts.EspeakEngine()
     todo = build.plan(line.content, line.audio.directory, speaker, force)
@@ -53,7 +63,7 @@ def audio_check():
     """List prompts whose audio, normal or slow, is missing or made for other words; exit 1 if any."""
     from .. import build
 
-    app = make_app(served=False)
+    app = audio_app()
     line = line_of(app)
     problems = False
     for slow in (False, True):
