@@ -297,8 +297,11 @@ def production_rule(s) -> None:
     """The production entry points' rule (not in RULES: `app:app` in a checkout and the
     tests stay permissive): no token, no line, unless told to run open."""
     if not s.twilio_auth_token and not s.insecure:
-        raise ConfigError(
-            "TWILIO_AUTH_TOKEN is not set, so anyone could call the line's webhooks (and the "
+        raise ConfigError(production_refusal())
+
+
+def production_refusal() -> str:
+    return ("TWILIO_AUTH_TOKEN is not set, so anyone could call the line's webhooks (and the "
             "web phone would be on): set it (environment or .env), or set IVR_INSECURE=1 "
             "(`ivr serve --insecure`) to run without it")
 

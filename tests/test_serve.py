@@ -17,6 +17,7 @@ from flask import Flask
 
 from conftest import TOKEN, assert_valid_twiml, sign, stop
 from ivr import ROOT, startup
+from ivr import settings as settings_mod
 from ivr.cli import cli as cli_group
 from ivr.cli import serve as cli_mod
 from ivr.player import Call, HttpTransport, ScriptedKeypad
@@ -127,16 +128,20 @@ def test_default_workers_follow_the_cores(monkeypatch):
 @pytest.fixture
 def serve(tmp_path, no_audio):
     """serve(token, *args): run `ivr serve` for real on a free port (one worker); returns its
-    base URL and log. `gunicorn=True` runs `gunicorn -c python:ivr.serving ivr.wsgi:app` as
-    docs/serving.md tells operators to; `database_url` replaces the test's SQLite file; `cwd`
-    is where it runs (default: the checkout, which has no .env)."""
+    base URL and log. `token` None leaves TWILIO_AUTH_TOKEN to a .env. `gunicorn=True` runs
+    `gunicorn -c python:ivr.serving ivr.wsgi:app` as docs/serving.md tells operators to,
+    "plain" without those settings; `database_url` replaces the test's SQLite file; `cwd` is
+    where it runs (default: the checkout, which has no .env); `env` adds variables."""
     procs = []
 
     def start(token, *args, gunicorn=False, database_url=None, cwd=None, env=None):
         port = free_port()
         environment = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
         # The call store on, as in production: a SQLite file of the test's own.
-        environment.update(TWILIO_AUTH_TOKEN=token, PUBLIC_BASE_URL="", IVR_AUDIO_DIR=str(no_audio),
+        environment.pop("TWILIO_AUTH_TOKEN", None)
+        if token is not None:  # None: whatever a .env says
+            environment["TWILIO_AUTH_TOKEN"] = token
+        environment.update(PUBLIC_BASE_URL="", IVR_AUDIO_DIR=str(no_audio),
                            IVR_SECRET_KEY="serve-secret",
                            DATABASE_URL=database_url or f"sqlite:///{tmp_path}/calls.sqlite3")
         environment.update(env or {})
@@ -144,8 +149,9 @@ def serve(tmp_path, no_audio):
                        env=environment, check=True, capture_output=True)
         log = open(tmp_path / f"serve-{port}.log", "w+b")  # noqa: SIM115 (closed after the test)
         if gunicorn:
-            command = [str(BIN / "gunicorn"), "-c", "python:ivr.serving", "-b", f"127.0.0.1:{port}",
-                       "-w", "1", *args, "ivr.wsgi:app"]
+            settings = ["-c", "python:ivr.serving"] if gunicorn != "plain" else _gunicorn_flags()
+            command = [str(BIN / "gunicorn"), *settings, "-b", f"127.0.0.1:{port}", "-w", "1", *args,
+                       "ivr.wsgi:app"]
         else:
             command = [sys.executable, "-c", "from ivr.cli import cli; cli()", "serve", "--host",
                        "127.0.0.1", "--port", str(port), "--workers", "1", *args]
@@ -198,6 +204,112 @@ def test_serve_takes_a_signed_call_refuses_others_and_logs_it_masked(serve):
     assert "Logging error" not in text and "Traceback" not in text
 
 
+def _store_health(base) -> dict:
+    return requests.get(base + "/healthz", timeout=15).json()["store"]
+
+
+def _until(condition, what):
+    """Poll `condition` until it holds; the bound only keeps a broken line from hanging."""
+    deadline = time.monotonic() + 30
+    while not (found := condition()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+    return found
+
+
+def test_a_write_waiting_on_a_locked_sqlite_file_does_not_stall_the_worker(serve, tmp_path):
+    """The store's writer has an OS thread of its own under gevent: while it waits for
+    another process's write lock on the SQLite file, its worker answers calls."""
+    import sqlite3
+
+    base, _ = serve(TOKEN)
+    assert signed_call(base, 1).status_code == 200
+    written = _until(lambda: (h := _store_health(base))["queued"] == 0 and h["written"],
+                     "the first turn is never written")
+    locker = sqlite3.connect(tmp_path / "calls.sqlite3", isolation_level=None)
+    try:
+        locker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        assert signed_call(base, 2).status_code == 200
+        # The writer took the turn and is waiting for the lock: nothing written, nothing lost.
+        _until(lambda: _store_health(base)["queued"] == 0, "the writer never takes the turn")
+        assert signed_call(base, 3).status_code == 200
+        health = _store_health(base)
+        assert (health["written"], health["lost"]) == (written, 0)
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    # The lock gone, the writer writes what it held, and the next turn.
+    _until(lambda: _store_health(base)["written"] == written + 2, "the held turns are never written")
+    assert _store_health(base)["lost"] == 0
+
+
+def test_ivr_insecure_serves_without_a_token_as_insecure_does(env, served):
+    env.setenv("IVR_INSECURE", "1")
+    result = CliRunner().invoke(cli_group, ["serve"])
+    assert result.exit_code == 0, result.output
+    assert served[0].app.extensions["ivr"].validator is None
+
+
+def test_a_misspelt_insecure_switch_is_one_readable_line(env, served):
+    env.setenv("IVR_INSECURE", "maybe")
+    result = CliRunner().invoke(cli_group, ["serve"])
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert result.output.startswith("Error: IVR_INSECURE must be 1 or 0")
+    assert served == []
+
+
+def _settings_notes(log) -> list[str]:
+    log.seek(0)
+    return [line for line in log.read().decode().splitlines() if "INFO ivr: settings: " in line]
+
+
+def test_serve_says_once_which_env_file_it_read(serve, tmp_path):
+    """The token from a .env in the folder it runs in, and one line saying so, however
+    many workers (the master reads the settings once)."""
+    folder = tmp_path / "line"
+    folder.mkdir()
+    (folder / ".env").write_text(f"TWILIO_AUTH_TOKEN={TOKEN}\n", encoding="utf-8")
+    base, log = serve(None, "--workers", "2", cwd=folder)
+    assert requests.post(base + "/voice", data={"CallSid": "CA1"}, timeout=5).status_code == 403
+    assert signed_call(base, 1).status_code == 200
+    [note] = _settings_notes(log)
+    assert note.endswith(f"settings: read {folder / '.env'}")
+
+
+# -- the production entry points refuse to run open -----------------------------------------
+
+def test_gunicorn_refuses_to_run_the_line_without_a_token(tmp_path):
+    """`gunicorn ivr.wsgi:app` from a folder without a .env and no TWILIO_AUTH_TOKEN: one
+    line naming the token, and gunicorn's master stops (exit 4) instead of serving open."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
+    env.update(IVR_STORE="0", PUBLIC_BASE_URL="")
+    proc = subprocess.run(
+        [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{free_port()}", *_gunicorn_flags(), "-w", "2",
+         "ivr.wsgi:app"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == startup.APP_LOAD_ERROR, output
+    refusals = [line for line in output.splitlines() if "TWILIO_AUTH_TOKEN" in line]
+    assert refusals == [f"error: {settings_mod.production_refusal()}"], output
+    assert "IVR_INSECURE=1" in refusals[0]
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(("token", "insecure", "voice", "phone"), [
+    (TOKEN, None, 403, 404),  # signed webhooks only, no web phone
+    ("", "1", 200, 200),      # run open on purpose: as a checkout's app:app does
+])
+def test_gunicorn_runs_the_line_with_a_token_or_when_told_to_run_open(serve, tmp_path, token, insecure,
+                                                                      voice, phone):
+    folder = tmp_path / "no-env"
+    folder.mkdir()
+    base, log = serve(token, gunicorn="plain", cwd=folder, env={"IVR_INSECURE": insecure} if insecure else {})
+    assert requests.post(base + "/voice", data={"CallSid": "CA1"}, timeout=5).status_code == voice
+    assert requests.get(base + "/phone", timeout=5).status_code == phone
+    # The operator is told, once, that no .env was read.
+    [note] = _settings_notes(log)
+    assert note.endswith("settings: no .env file found: the environment only")
+
+
 # -- slow clients and a database that stops answering do not silence the line --------------
 
 #: Slow clients held open while the line must keep answering (issue 19: 40 of them).
@@ -207,9 +319,10 @@ SLOW = 40
 def still_waiting(sock) -> bool:
     """True while the server neither answered `sock` nor hung up on it."""
     try:
-        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"" and False
+        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
     except BlockingIOError:
         return True
+    return False  # an answer, or the end of the connection
 
 
 def signed_call(base, n, caller="+573001234567", timeout=15):
@@ -245,8 +358,9 @@ def test_signed_calls_are_answered_while_slow_clients_hang_on(serve, gunicorn):
 class Relay:
     """A TCP door to the test's PostgreSQL (a unix socket). It forwards until `hold()`; then
     it cuts the connections it forwarded and takes new ones without ever answering them, as
-    a database host that went down and stopped answering would. `held` is set when one comes in; `open_held()` counts those whose client
-    has not given up on them yet (psycopg does after its connect timeout)."""
+    a database host that went down and stopped answering would. `held` is set when one
+    comes in; `open_held()` counts those whose client has not given up on them yet
+    (psycopg does after its connect timeout)."""
 
     def __init__(self, unix_path):
         self.unix_path = unix_path
