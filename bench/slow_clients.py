@@ -1,12 +1,14 @@
 """Slow clients: is `ivr serve` still answering while slow connections hang on to it?
 
-    .venv/bin/python bench/slow_clients.py [--slow 40] [--seconds 20] [--every 2.5]
+    .venv/bin/python bench/slow_clients.py [--slow 40] [--seconds 20] [--every 2.5] [--sqlite-lock 8]
 
 Starts `ivr serve --host 127.0.0.1 --port P` as the README runs it (default workers, the
 token set, the call store on in a SQLite file of its own, no proxy in front), opens `--slow`
 connections that each send a request's headers one line every `--every` seconds and never
 finish them (a "slowloris"), and meanwhile sends a signed POST /voice once a second for
-`--seconds` seconds, each on its own connection. Prints each call's latency, then the
+`--seconds` seconds, each on its own connection. `--sqlite-lock N` also holds the store's
+write lock from another process for N seconds from the run's second 2 (as a long `ivr db
+prune` or an operator's open transaction would): the store's writer waits on it. Prints each call's latency, then the
 figures: answered, p50, max, and how many took longer than 3 s (Twilio waits 15 s for a
 webhook, and a caller hears the silence long before). Exit status 0 only when every call was
 answered with 200 within 3 s.
@@ -15,6 +17,7 @@ answered with 200 within 3 s.
 import argparse
 import os
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -97,6 +100,8 @@ def main() -> int:
     parser.add_argument("--slow", type=int, default=40, help="slow connections held open")
     parser.add_argument("--seconds", type=int, default=20, help="one signed call a second for this long")
     parser.add_argument("--every", type=float, default=2.5, help="seconds between a slow client's lines")
+    parser.add_argument("--sqlite-lock", type=float, default=0,
+                        help="seconds another process holds the store's write lock (from second 2)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -124,9 +129,13 @@ def main() -> int:
                 results[i] = signed_call(base, i)
 
             calls = []
+            locker = sqlite3.connect(tmp / "calls.sqlite3", isolation_level=None, check_same_thread=False)
             began = time.monotonic()
             for i in range(args.seconds):
                 time.sleep(max(0.0, began + i - time.monotonic()))
+                if args.sqlite_lock and i == 2:
+                    locker.execute("BEGIN IMMEDIATE")
+                    threading.Timer(args.sqlite_lock, locker.execute, ("ROLLBACK",)).start()
                 calls.append(threading.Thread(target=one, args=(i,)))
                 calls[-1].start()
             for t in calls:
@@ -141,10 +150,14 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-        workers = (tmp / "serve.log").read_text(errors="replace").count("Booting worker")
+        log = (tmp / "serve.log").read_text(errors="replace")
+        workers = log.count("Booting worker")
+        lost = log.count("store: cannot write")
 
     print(f"ivr serve --host 127.0.0.1 --port {port} ({workers} workers booted); "
-          f"{held} slow connections open, a header line every {args.every:g} s each")
+          f"{held} slow connections open, a header line every {args.every:g} s each"
+          + (f"; the store's SQLite file write-locked by another process for {args.sqlite_lock:g} s"
+             if args.sqlite_lock else ""))
     for i, (took, outcome) in enumerate(results):
         print(f"  call {i + 1:2d} at {i:2d} s: {outcome} in {took * 1000:.0f} ms")
     times = [took for took, outcome in results if outcome == 200]
@@ -152,7 +165,8 @@ def main() -> int:
     print(f"answered {len(times)} of {len(results)}; "
           + (f"p50 {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms; "
              if times else "")
-          + f"{late} not answered with 200 within {BOUND:g} s")
+          + f"{late} not answered with 200 within {BOUND:g} s"
+          + (f"; the store's writer gave up on a batch {lost} time(s)" if lost else ""))
     return 0 if late == 0 and held == args.slow else 1
 
 

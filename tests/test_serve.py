@@ -479,6 +479,9 @@ ENTRY_POINTS = {
     # name: (command, run from the checkout?)
     "gunicorn ivr.wsgi:app": ([str(BIN / "gunicorn"), "-w", "3", "ivr.wsgi:app"], False),
     "gunicorn app:app": ([str(BIN / "gunicorn"), "-w", "3", "app:app"], True),
+    # As docs/serving.md runs it: gevent workers, each loading the app after it is patched.
+    "gunicorn -c python:ivr.serving ivr.wsgi:app": (
+        [str(BIN / "gunicorn"), "-c", "python:ivr.serving", "-w", "3", "ivr.wsgi:app"], False),
     # The master loads the app itself: no workers are started at all.
     "gunicorn --preload ivr.wsgi:app": ([str(BIN / "gunicorn"), "--preload", "-w", "3", "ivr.wsgi:app"], False),
     "flask --app ivr.wsgi run": ([str(BIN / "flask"), "--app", "ivr.wsgi", "run"], False),
