@@ -22,13 +22,14 @@ def create_app(test_config=None):
     """Build the Flask app: settings, content and audio are read and checked here, once.
 
     `test_config` replaces the environment and .env (tests, `ivr` commands that have read
-    them already).
+    them already). Settings read from the environment (`settings.from_environment`, here or
+    by the caller) are logged with the .env file they came from, at INFO.
     """
     app = Flask(__name__, instance_path=paths.instance_path())
     app.config.from_mapping(settings_mod.defaults())
     app.config.from_mapping(settings_mod.from_environment() if test_config is None else test_config)
     settings = Settings.from_config(app.config)
-    if test_config is None:
+    if "ENV_FILE" in app.config:
         app.logger.info("settings: %s", settings_mod.dotenv_note(app.config))
 
     security.init_app(app, settings)

@@ -198,6 +198,9 @@ class Settings:
     secret_key: str = spec(
         "", text, "keys caller numbers in the call store (required with a token while the "
         "store is on)")
+    insecure: bool = spec(False, flag, "1 lets the production entry points (`ivr serve`, "
+                          "`ivr.wsgi:app`) run without TWILIO_AUTH_TOKEN: anyone can then call the "
+                          "webhooks, and the web phone is on")
     store: bool = spec(True, flag, "0 records nothing (no report, no resume)")
     retention_days: int = spec(90, whole, "days records are kept (`ivr db prune`)")
     resume_hours: int = spec(48, whole, "how long a caller may come back to their step")
@@ -288,6 +291,19 @@ def store_rule(s) -> None:
 
 
 RULES = (agent_rule, sms_rule, web_phone_rule, store_rule)
+
+
+def production_rule(s) -> None:
+    """The production entry points' rule (not in RULES: `app:app` in a checkout and the
+    tests stay permissive): no token, no line, unless told to run open."""
+    if not s.twilio_auth_token and not s.insecure:
+        raise ConfigError(production_refusal())
+
+
+def production_refusal() -> str:
+    return ("TWILIO_AUTH_TOKEN is not set, so anyone could call the line's webhooks (and the "
+            "web phone would be on): set it (environment or .env), or set IVR_INSECURE=1 "
+            "(`ivr serve --insecure`) to run without it")
 
 
 def key(f) -> str:

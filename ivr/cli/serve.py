@@ -1,10 +1,11 @@
-"""`ivr serve`: the line under gunicorn, the production command."""
+"""`ivr serve`: the line under gunicorn's gevent workers, the production command."""
 
 import os
 
 import click
 
-from .common import make_app, settings
+from ..settings import ConfigError, Settings
+from .common import make_app
 
 #: More workers than this only add memory: each call turn is a millisecond of CPU.
 MAX_WORKERS = 8
@@ -15,18 +16,23 @@ def default_workers() -> int:
     return min(2 * (os.cpu_count() or 1) + 1, MAX_WORKERS)
 
 
-def server(app, options):
-    """A gunicorn server for `app`, built once here (not imported by each worker)."""
+def server(build, options):
+    """gunicorn for the app `build()` makes, built once here (not imported by each worker).
+
+    gevent patches this process first (ivr.serving.patch): the app, its call store writer
+    and its database driver are then made cooperative, before gunicorn forks the workers.
+    """
     from gunicorn.app.base import BaseApplication
+
+    from .. import serving
+
+    serving.patch()
+    app = build()
 
     class Server(BaseApplication):
         def load_config(self):
             for name, setting in options.items():
                 self.cfg.set(name, setting)
-            # gunicorn 25+ opens a control socket in ~/.gunicorn, shared by every server of the
-            # user; the line needs none, and two lines on one machine would fight over it.
-            if "control_socket_disable" in self.cfg.settings:
-                self.cfg.set("control_socket_disable", True)
 
         def load(self):
             return app
@@ -42,37 +48,33 @@ def server(app, options):
               envvar="WEB_CONCURRENCY", show_default="$WEB_CONCURRENCY or 2 x cores + 1, at most 8",
               help="gunicorn worker processes.")
 @click.option("--insecure", is_flag=True,
-              help="Serve without TWILIO_AUTH_TOKEN: anyone can then call the webhooks.")
+              help="Serve without TWILIO_AUTH_TOKEN (as IVR_INSECURE=1): anyone can then call "
+                   "the webhooks.")
 def serve(host, port, workers, insecure):
-    """Serve the line to Twilio with gunicorn (the production command).
+    """Serve the line to Twilio with gunicorn's gevent workers (the production command).
 
-    The web phone (/phone) is off here unless IVR_WEB_PHONE=1.
+    The web phone (/phone) is off here unless IVR_WEB_PHONE=1. docs/serving.md says how
+    the line is served and why.
     """
-    from .. import logs, store
+    from gunicorn.config import Config
+
+    from .. import logs, serving
     from .. import settings as settings_mod
 
     config = settings_mod.from_environment()
+    if insecure:
+        config["INSECURE"] = True
     # Checked before anything starts, so the refusal is the one line the operator sees.
-    if not settings(check=False).twilio_auth_token and not insecure:
-        raise click.ClickException(
-            "TWILIO_AUTH_TOKEN is not set, so anyone could call the line's webhooks; "
-            "set it (environment or .env), or pass --insecure to serve without it"
-        )
-    logs.configure()  # the webhook lines are INFO
+    try:
+        settings_mod.production_rule(Settings.from_config(config, check=False))
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
     # The browser phone is for trying the line, not for the public: off unless asked for.
     config.setdefault("WEB_PHONE", False)
-    app = make_app(config=config)
+
+    def build():
+        logs.configure()  # the webhook lines are INFO
+        return make_app(config=config)
+
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    server(app, {
-        "bind": bind,
-        "workers": workers,
-        # Twilio waits 15 s for TwiML; a worker stuck longer than that is better restarted.
-        "timeout": 20,
-        # Which forwarded headers count is decided in one place, IVR_TRUSTED_PROXIES (ProxyFix):
-        # gunicorn's own trust of X-Forwarded-Proto from 127.0.0.1 would be a second, hidden one.
-        "forwarded_allow_ips": "",
-        # No access log: a GET webhook's URL holds the caller's number; ivr.webhook masks it.
-        "accesslog": None,
-        # A stopping worker writes the call turns it still has queued.
-        "worker_exit": store.worker_exit,
-    }).run()
+    server(build, {**serving.options(Config().settings), "bind": bind, "workers": workers}).run()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import threading
 import weakref
 from collections import deque
@@ -90,8 +91,7 @@ class Recorder:
         with self._start_lock:
             if self._thread is None and not self._closed:
                 try:
-                    thread = threading.Thread(target=self._run, name="ivr-store-writer", daemon=True)
-                    thread.start()
+                    thread = writer_thread(self._run)
                 except RuntimeError:  # interpreter shutting down, or no more threads
                     return False
                 self._thread = thread
@@ -190,6 +190,40 @@ class Recorder:
             self._failing = False
             log.warning("store: writing again to %s; %d event(s) lost so far in this process",
                         masked(self.engine.url), self.lost)
+
+
+class _NativeThread:
+    """`target` in a thread of gevent's pool of native threads, joinable as a thread is."""
+
+    def __init__(self, target):
+        from gevent.threadpool import ThreadPool
+
+        self._pool = ThreadPool(1)
+        self._result = self._pool.spawn(target)
+
+    def join(self, timeout=None):
+        self._result.wait(timeout)
+        if self._result.ready():
+            self._pool.kill()
+
+
+def writer_thread(target):
+    """Start the writer: an OS thread of its own, so that a write waiting on the database
+    (SQLite's lock, a slow disk) never stops the webhooks.
+
+    Under gevent's monkey-patching (the line served by gevent workers, ivr/serving.py) a
+    `threading.Thread` is a greenlet of the worker's one thread, and SQLite waits for its
+    lock in C, where gevent cannot switch: the worker would stop answering for as long as
+    another process holds the lock. There the writer runs in gevent's pool of native threads,
+    which gevent provides for such blocking calls; gevent's events, locks and queues work
+    across the two.
+    """
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        return _NativeThread(target)
+    thread = threading.Thread(target=target, name="ivr-store-writer", daemon=True)
+    thread.start()
+    return thread
 
 
 def insert(connection, table: sa.Table, rows: list[dict]) -> None:
