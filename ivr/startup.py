@@ -76,5 +76,8 @@ def load(production: bool = True):
     except (ContentError, ConfigError, StoreError) as e:
         if in_gunicorn_worker() and not first_failure():
             raise SystemExit(0) from None
-        print(f"error: {e}", file=sys.stderr, flush=True)
+        # One write, newline included: the other workers log at the same moment into the
+        # same stream, and a line split in two writes can be cut by theirs.
+        sys.stderr.write(f"error: {e}\n")
+        sys.stderr.flush()
         raise SystemExit(APP_LOAD_ERROR) from None
