@@ -158,9 +158,9 @@ def test_serve_answers_with_the_shipped_audio(installed):
         deadline = time.monotonic() + 30
         while True:
             try:
-                health = requests.get(base + "/healthz", timeout=1)
+                health = requests.get(base + "/healthz", timeout=10)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy starting
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"ivr serve did not start:\n{log.read_text()}")

@@ -161,9 +161,9 @@ def serve(tmp_path, no_audio):
         deadline = time.monotonic() + 20
         while True:
             try:
-                if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                if requests.get(base + "/healthz", timeout=10).status_code == 200:
                     return base, log
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy starting
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 log.seek(0)

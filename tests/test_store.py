@@ -320,7 +320,7 @@ def test_gunicorn_workers_each_write_and_shutdown_flushes(database_url, tmp_path
                 # A worker booting on a busy machine may take seconds to answer its first.
                 requests.get(base + "/warmup", timeout=15)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy starting
                 assert time.monotonic() < deadline and server.poll() is None, server.stdout.read()
                 time.sleep(0.1)
         # Several at once, so that both workers answer some.
