@@ -163,6 +163,7 @@ def test_a_database_gone_mid_call_loses_records_not_the_call(no_audio, tmp_path)
     (tmp_path / "calls.sqlite3").unlink()
     (tmp_path / "calls.sqlite3").mkdir()
     store.engine.dispose()
+    store.recorder.engine.dispose()
     c = walk(app, "1,2,2,-")
     assert [t[0][0] for t in c.turns()][1:4] == ["paso_1", "paso_2", "paso_3"]
     store.flush(10)
