@@ -39,6 +39,7 @@ from .engine import (
     revision,
     upgrade,
     url_for,
+    writing,
 )
 from .queries import Store, prune
 from .recorder import Recorder, close_all, insert, worker_exit
@@ -46,7 +47,7 @@ from .schema import WITHHELD, CallStatus, Turn, caller_key, login_failures, loss
 
 __all__ = [
     "HEAD", "SQLITE_FILE", "StoreError", "check", "create_engine", "head", "masked",
-    "normalize_url", "revision", "upgrade", "url_for", "Store", "prune", "Recorder",
+    "normalize_url", "revision", "upgrade", "url_for", "writing", "Store", "prune", "Recorder",
     "close_all", "insert", "worker_exit", "WITHHELD", "CallStatus", "Turn", "caller_key",
     "statuses", "turns", "losses", "login_failures", "open_for",
 ]

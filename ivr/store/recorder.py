@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .engine import masked, twin
+from .engine import masked, twin, writing
 from .schema import (
     CallStatus,
     Turn,
@@ -106,7 +106,8 @@ class Recorder:
         # it after the fault ends (SQLite opens one read-only while its file is, PostgreSQL
         # a read-only session on a standby); a reader's would then be handed to the writer,
         # which would lose every batch that drew it. Here the writer drops a connection
-        # whose write failed, and only ever writes with connections it opened itself.
+        # whose write failed (engine.writing), and only ever writes with connections it
+        # opened itself.
         self.engine, self.secret = twin(engine), secret
         self._readers = engine
         self.size, self.batch, self.wait = size, batch, wait
@@ -252,20 +253,13 @@ class Recorder:
                     turn_rows.append(turn_row(e, keys[number]))
                 else:
                     status_rows.append(status_row(e))
-            with self.engine.connect() as connection:
-                try:
-                    with connection.begin():
-                        if turn_rows:
-                            insert(connection, turns, turn_rows)
-                        if status_rows:
-                            insert(connection, statuses, status_rows)
-                        if loss:
-                            connection.execute(losses.insert(), loss.row())
-                except Exception:
-                    # SQLAlchemy's documented way to drop a connection from its pool:
-                    # https://docs.sqlalchemy.org/en/20/core/pooling.html#more-on-invalidation
-                    connection.invalidate()
-                    raise
+            with writing(self.engine) as connection:
+                if turn_rows:
+                    insert(connection, turns, turn_rows)
+                if status_rows:
+                    insert(connection, statuses, status_rows)
+                if loss:
+                    connection.execute(losses.insert(), loss.row())
         except Exception as e:
             with self._count_lock:
                 self._unreported.merge(loss)
