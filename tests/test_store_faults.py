@@ -1,21 +1,22 @@
 """The call store through faults: recording comes back when the fault ends, what was lost is
 written down for the report, /healthz says which worker is degraded, the queue's cap holds.
 
-Faults are simulated on the connections (CI runs as root, which ignores file modes): a
-connection opened read-only (SQLite `mode=ro`, PostgreSQL's default_transaction_read_only)
-or with no room left (SQLite's `max_page_count`), as a connection opened during a real fault
-would be. Everything is driven by events (flush), never by waiting on the writer's timer.
+Faults are simulated on the connections (tests/faults.py; CI runs as root, which ignores file
+modes): a connection opened read-only (SQLite `mode=ro`, PostgreSQL's
+default_transaction_read_only) or with no room left (SQLite's `max_page_count`), as a
+connection opened during a real fault would be. Everything is driven by events (flush),
+never by waiting on the writer's timer.
 """
 
 import contextlib
 import logging
-import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
+import faults
 from conftest import TOKEN
 from ivr import create_app
 from ivr import store as store_mod
@@ -29,75 +30,18 @@ def turn(call, at=NOW, words="x" * 100):
     return Turn(call, "+573001234567", at, "step", 1, "speech", words, "wrong", "step:1", False)
 
 
-class SqliteReadOnly:
-    """Connections opened during the fault are read-only (a file that was not writable)."""
-
-    def __init__(self, tmp_path, _request):
-        self.path = tmp_path / "ivr.sqlite3"
-        self.url = f"sqlite:///{self.path}"
-        self.active = False
-
-    def attach(self, engine):
-        @sa.event.listens_for(engine, "do_connect")
-        def connect(dialect, record, cargs, cparams):
-            if self.active:
-                return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, **cparams)
-            return None
-
-    def on(self):
-        self.active = True
-
-    def off(self):
-        self.active = False
-
-
-class SqliteDiskFull(SqliteReadOnly):
-    """Connections opened during the fault cannot grow the file (a full disk)."""
-
-    def attach(self, engine):
-        @sa.event.listens_for(engine, "connect")
-        def connect(dbapi_connection, record):
-            if self.active:
-                cursor = dbapi_connection.cursor()
-                pages = cursor.execute("PRAGMA page_count").fetchone()[0]
-                cursor.execute(f"PRAGMA max_page_count = {pages}")
-                cursor.close()
-
-
-class PostgresqlReadOnly:
-    """Sessions opened during the fault are read-only (a failover to a standby, say)."""
-
-    def __init__(self, _tmp_path, request):
-        self.url = request.getfixturevalue("postgres").create_database(f"faults{id(self)}")
-        self.name = sa.make_url(self.url).database
-
-    def attach(self, engine):
-        pass
-
-    def _set(self, value):
-        # From another database: this one's new sessions are read-only during the fault.
-        admin = sa.create_engine(sa.make_url(self.url).set(database="postgres"),
-                                 isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.exec_driver_sql(f'ALTER DATABASE "{self.name}" SET default_transaction_read_only = {value}')
-        admin.dispose()
-
-    def on(self):
-        self._set("on")
-
-    def off(self):
-        self._set("off")
-
-
-FAULTS = {"sqlite-read-only": SqliteReadOnly, "sqlite-disk-full": SqliteDiskFull,
-          "postgresql-read-only": PostgresqlReadOnly}
-
-
-@pytest.fixture(params=list(FAULTS))
+@pytest.fixture(params=list(faults.KINDS))
 def fault(request, tmp_path):
-    made = FAULTS[request.param](tmp_path, request)
+    kind = faults.KINDS[request.param]
+    if request.param.startswith("postgresql"):
+        made = kind(request.getfixturevalue("postgres").create_database(f"faults{next(_databases)}"))
+    else:
+        made = kind(tmp_path / "ivr.sqlite3")
     store_mod.upgrade(made.url)
     return made
+
+
+_databases = iter(range(1_000_000))
 
 
 @pytest.fixture
