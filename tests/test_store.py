@@ -422,9 +422,16 @@ def test_prune_deletes_what_is_older_than_the_cutoff(store):
         store.record(turn(call=f"CA{days}", at=NOW - timedelta(days=days)))
         store.record(CallStatus(f"CA{days}", "completed", 60, NOW - timedelta(days=days)))
     store.flush()
-    assert store.prune(NOW - timedelta(days=90)) == 4  # two turns, two statuses
+    with store.engine.begin() as c:
+        for days in (100, 1):
+            c.execute(store_mod.losses.insert(), {
+                "at": NOW, "first_at": NOW - timedelta(days=days), "last_at": NOW - timedelta(days=days),
+                "turns": 3, "statuses": 0, "worker": "web:1"})
+            c.execute(store_mod.login_failures.insert(), {"address": "192.0.2.1", "at": NOW - timedelta(days=days)})
+    assert store.prune(NOW - timedelta(days=90)) == 6  # two turns, two statuses, a loss, a failed login
     assert sorted(r["call_sid"] for r in rows(store)) == ["CA1", "CA89"]
     assert sorted(r["call_sid"] for r in rows(store, store_mod.statuses)) == ["CA1", "CA89"]
+    assert len(rows(store, store_mod.losses)) == len(rows(store, store_mod.login_failures)) == 1
     assert store.prune(NOW - timedelta(days=90)) == 0
 
 
