@@ -31,7 +31,8 @@ def text(summary: dict) -> str:
         add(f"  {place(where, t):24} {n:6}")
     add(f"  (the line hung up on {summary['line_hung_up']} of them: silence, wrong keys, goodbye)")
     add("")
-    add("Per step:      repeat   back   slow silence  wrong  median s")
+    add("Per step:")
+    add(f"  {'':8}  {'repeat':>6} {'back':>6} {'slow':>6} {'silence':>7} {'wrong':>6} {'median s':>9}")
     for s, c in summary["per_step"].items():
         m = "-" if c["median_seconds"] is None else f"{c['median_seconds']:.1f}"
         add(f"  {place(f'step:{s}', t):8}  {c['repeat']:6} {c['back']:6} {c['slow']:6} {c['silence']:7} "
