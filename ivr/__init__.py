@@ -74,7 +74,7 @@ def create_app(test_config=None):
     app.register_blueprint(media.bp)
     app.register_blueprint(health.bp)
     if line.store and settings.report_password:
-        app.register_blueprint(report.bp)
+        report.init_app(app, line)
     if settings.web_phone_on:
         from . import phone
 

@@ -17,12 +17,9 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from .checks import SELF_CHECK_CALL_SID, SELF_CHECK_FROM
 from .settings import E164
 
-#: The CallSid of the self-check's request: a recognisable fake, never a real call's.
-SELF_CHECK_CALL_SID = "CA" + "5e1fc4ec" + "0" * 24
-#: Twilio's magic test number: the "caller" of the self-check.
-SELF_CHECK_FROM = "+15005550006"
 PHONE_SID = re.compile(r"PN[0-9a-fA-F]{32}")
 #: The largest answer the self-check reads: TwiML is a few KB.
 MAX_ANSWER = 1 << 20

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import flow, sms
 from . import speech as speech_mod
-from .speech import Phrases, normalize
+from .speech import DigitMask, Phrases, normalize
 
 #: Twilio refuses longer <Say> text; a prompt must be speakable by the fallback voice.
 SAY_LIMIT = 4096
@@ -71,6 +71,8 @@ class Content:
     #: place -> the phrases heard there, and the keys they mean.
     listen: dict[str, Phrases] = field(default_factory=dict)
     sms: str = ""
+    #: Hides the numbers callers speak, with the number words of [listen.numbers].
+    digits: DigitMask = field(default_factory=DigitMask)
 
     def __getitem__(self, prompt_id: str) -> Prompt:
         return self.prompts[prompt_id]
@@ -155,6 +157,7 @@ def parse(data: dict, path: Path) -> Content:
         path, prompts, steps, _speech(fail, data.get("speech", {})),
         {place: phrases for place, phrases in listen.items() if place != NUMBERS},
         _sms(fail, data.get("sms")),
+        DigitMask(listen[NUMBERS].hints()),
     )
 
 

@@ -68,7 +68,8 @@ class Line:
     def may_text(self, number: str) -> bool:
         """Whether one more text to `number` stays within the daily limit: counted in the
         call store (shared by every worker and machine) when there is one, else in this
-        process."""
+        process. While the store cannot answer, this process's own count decides (the
+        caller still gets the text; at most the limit per worker: docs/store.md)."""
         assert self.sms_limit is not None
         if not self.sms_limit.allows(number):
             return False

@@ -4,7 +4,8 @@
     outcome=step:4 status=200 ms=1.2
 
 Everything in it comes from the caller or the network, so values are cut short and quoted
-when unusual (one line per webhook, whatever is sent), and phone numbers are masked.
+when unusual (one line per webhook, whatever is sent), phone numbers are masked, and so are
+the long numbers a caller says or keys in (speech.DigitMask).
 """
 
 import json
@@ -13,6 +14,11 @@ import re
 from time import perf_counter
 
 from flask import g, request
+
+from .speech import DigitMask
+
+#: Hides runs of 4 digits or more when no number words are given (they come from the content).
+DIGITS = DigitMask()
 
 log = logging.getLogger("ivr.webhook")
 
@@ -77,21 +83,22 @@ def start() -> None:
     g.started = perf_counter()
 
 
-def finish(response):
-    """after_request: write the webhook's line. A log line never fails a call."""
+def finish(response, hide=DIGITS.mask):
+    """after_request: write the webhook's line (`hide`: hides the numbers in what the caller
+    said or keyed in). A log line never fails a call."""
     try:
         if log.isEnabledFor(logging.INFO):
-            log.info("%s", line(response.status_code))
+            log.info("%s", line(response.status_code, hide))
     except Exception:
         log.exception("cannot write the webhook log line")
     return response
 
 
-def line(status: int) -> str:
+def line(status: int, hide=DIGITS.mask) -> str:
     """The webhook's log line, as the module docstring shows it."""
     ms = (perf_counter() - g.get("started", perf_counter())) * 1000
     values = params()
-    heard = values.get("Digits") or values.get("SpeechResult")
+    heard = hide(values.get("Digits") or values.get("SpeechResult"))
     route = (request.endpoint or "").rpartition(".")[2]
     # route and outcome are the line's own words; everything else came from the request.
     return (

@@ -39,6 +39,8 @@ E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 MESSAGING_SERVICE = re.compile(r"MG[0-9a-fA-F]{32}")
 ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 DEFAULT_TIMEZONE = "America/Bogota"
+#: The languages of the report page (ivr/report/lang/<language>.toml), the first the default.
+REPORT_LANGUAGES = ("es", "en")
 
 _FLAGS = {"1": True, "true": True, "yes": True, "on": True,
           "0": False, "false": False, "no": False, "off": False}
@@ -162,6 +164,14 @@ def windows(value) -> tuple[hours.Window, ...]:
         raise Invalid(str(e)) from None
 
 
+def language(value) -> str:
+    """One of REPORT_LANGUAGES; unset, the first."""
+    found = text(value).lower() or REPORT_LANGUAGES[0]
+    if found not in REPORT_LANGUAGES:
+        raise Invalid(f"must be {' or '.join(REPORT_LANGUAGES)}")
+    return found
+
+
 def path(default: Callable[[], Path]) -> Callable[[Any], Path]:
     """A file or folder; unset, the line's own."""
     return lambda value: Path(text(value)) if text(value) else default()
@@ -206,6 +216,8 @@ class Settings:
     resume_hours: int = spec(48, whole, "how long a caller may come back to their step")
     report_password: str = spec("", text, "serves /report behind HTTP basic auth (user "
                                 "`operator`)")
+    report_language: str = spec("es", language, "the language of /report and `ivr report "
+                                "--html`: es or en")
     trusted_proxies: int = spec(0, count("the number of proxies in front of the app"),
                                 "how many proxies in front set X-Forwarded-* headers")
     max_content_length: int = spec(64 * 1024, count("a size in bytes"),

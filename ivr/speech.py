@@ -104,3 +104,54 @@ def documented(model: str, language: str) -> SpeechModel | None:
 def choices() -> str:
     """The documented pairs, for an error message: 'numbers_and_commands with es-419 or es, ...'."""
     return "; ".join(f"{m.model} with {' or '.join(m.languages)}" for m in MODELS)
+
+
+#: Digits and words, apart: "abc123" is the word "abc" and the digits "123".
+_TOKEN = re.compile(r"[^\W\d_]+|\d+")
+
+
+class DigitMask:
+    """Hides the numbers a caller speaks (a phone or account number) before what they said is
+    stored or logged: any run of `least` or more digits, written ("3005551234", "300 555
+    1234") or said as consecutive number words ("tres cero cero cinco"), becomes one '*' per
+    digit. The number words are the content file's [listen.numbers]; words between tokens
+    that are not letters or digits (spaces, commas, dashes) do not break a run.
+    """
+
+    def __init__(self, number_words=(), least: int = 4):
+        phrases = {tuple(normalize(w).split()) for w in number_words}
+        #: Longest first, so a phrase of several words wins over its first word.
+        self._phrases = sorted((p for p in phrases if p), key=len, reverse=True)
+        self.least = least
+
+    def _digits_at(self, words: list[str], i: int) -> tuple[int, int]:
+        """(digits, tokens) of the number at token i: (0, 0) when there is none."""
+        if words[i].isdecimal():
+            return len(words[i]), 1
+        for phrase in self._phrases:
+            if tuple(words[i:i + len(phrase)]) == phrase:
+                return 1, len(phrase)
+        return 0, 0
+
+    def mask(self, text):
+        """`text` with its long numbers hidden (None and '' as they are)."""
+        if not text:
+            return text
+        tokens = list(_TOKEN.finditer(text))
+        words = [normalize(t[0]) or t[0] for t in tokens]
+        runs, i = [], 0
+        while i < len(tokens):
+            digits, taken = self._digits_at(words, i)
+            if not taken:
+                i += 1
+                continue
+            start, total = i, 0
+            while taken:
+                total += digits
+                i += taken
+                digits, taken = self._digits_at(words, i) if i < len(tokens) else (0, 0)
+            if total >= self.least:
+                runs.append((tokens[start].start(), tokens[i - 1].end(), total))
+        for begin, end, total in reversed(runs):
+            text = text[:begin] + "*" * total + text[end:]
+        return text

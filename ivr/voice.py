@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import logs, security
 from . import store as store_mod
+from .checks import is_check
 from .flow import AGENT, RESUME, SMS, STEP, State, Turn
 from .line import Line, current_line
 from .settings import is_e164
@@ -32,7 +33,10 @@ def check():
     return security.check()
 
 
-bp.after_request(logs.finish)
+@bp.after_request
+def log_line(response):
+    """The webhook's log line, with the numbers a caller spoke hidden as in the store."""
+    return logs.finish(response, current_line().content.digits.mask)
 
 
 def _hangup() -> str:
@@ -59,24 +63,26 @@ def reply(line: Line, values, turn: Turn, note: str = "", before: State | None =
     else:
         document = line.documents(base)[turn]
     if line.store:
-        record(line.store, values, turn, where, note, before, pressed)
+        record(line, values, turn, where, note, before, pressed)
     return Response(document, mimetype="text/xml")
 
 
-def record(store, values, turn: Turn, where: str, note: str, before: State | None,
+def record(line: Line, values, turn: Turn, where: str, note: str, before: State | None,
            pressed: str | None):
-    """Queue the turn for the call store: never blocks, never fails the call."""
+    """Queue the turn for the call store: never blocks, never fails the call. The words
+    said are kept with their long numbers hidden; checks are marked as such."""
     try:
         words = values.get("SpeechResult") if not values.get("Digits") else None
         if before is None:
             place, step = (note or "start"), None
         else:
             place, step = before.at, before.step if before.at in (STEP, RESUME) else None
-        store.record(store_mod.Turn(
+        line.store.record(store_mod.Turn(
             call_sid=values.get("CallSid", ""), caller=values.get("From"),
             at=datetime.now(UTC), place=place, step=step,
             input="speech" if words else (pressed if pressed and len(pressed) == 1 else "-"),
-            words=words, action=turn.action or note, outcome=where, slow=turn.slow,
+            words=line.content.digits.mask(words), action=turn.action or note, outcome=where,
+            slow=turn.slow, check=is_check(values),
         ))
     except Exception:
         log.exception("cannot queue the turn for the call store")
@@ -162,7 +168,7 @@ def status():
         store.record(store_mod.CallStatus(
             call_sid=values.get("CallSid", ""), status=values.get("CallStatus", ""),
             duration_seconds=int(duration) if duration.isdigit() and len(duration) < 9 else None,
-            at=datetime.now(UTC),
+            at=datetime.now(UTC), check=is_check(values),
         ))
     return Response("", 204)
 

@@ -141,6 +141,23 @@ def test_only_a_request_twilio_signed_can_send_a_text(extras, api, caplog):
     assert "is a trial call, not signed by Twilio" in caplog.text
 
 
+def test_a_request_neither_signed_nor_let_in_never_costs_a_text(extras, api, caplog):
+    """security.check refuses such a request before any view, so this is the view's own
+    refusal, tested directly: it holds if a way in were ever added without care."""
+    from flask import g
+
+    from ivr import voice
+
+    app = extras()
+    with app.test_request_context("/voice/turn?at=menu", method="POST",
+                                  data={"CallSid": "CAforged", "From": CALLER, "Digits": "7"}):
+        g.signed = g.way_in = False
+        with caplog.at_level(logging.WARNING, "ivr.voice"):
+            assert voice.text_the_caller(app.extensions["ivr"], {"From": CALLER}) == "failed"
+    assert api.messages == [] and api.requests == []
+    assert "sms refused: call=CAforged the request is not signed by Twilio" in caplog.text
+
+
 def test_nine_dials_the_person_showing_the_callers_number(extras):
     app = extras()
     r = press(app, "/voice/turn?at=3&slow=1", "9")

@@ -94,7 +94,9 @@ def test_the_wheel_holds_the_line_as_real_files(wheel):
     assert {f"ivr/line/audio/{name}" for name in shipped} <= names
     assert {"ivr/migrations/env.py", "ivr/migrations/script.py.mako",
             "ivr/migrations/versions/0001_turns_and_statuses.py",
-            "ivr/templates/phone.html", "ivr/templates/report.html",
+            "ivr/migrations/versions/0002_checks_losses_logins.py",
+            "ivr/templates/phone.html", "ivr/templates/report.html", "ivr/templates/report/cards.html",
+            "ivr/report/lang/es.toml", "ivr/report/lang/en.toml",
             "ivr/static/phone.js", "ivr/static/player.js", "ivr/static/phone.css"} <= names
     with zipfile.ZipFile(wheel) as z:
         assert z.read("ivr/line/content.toml") == (ROOT / "content.toml").read_bytes()

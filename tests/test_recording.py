@@ -149,6 +149,36 @@ def test_the_daily_text_limit_is_shared_by_every_worker(line):
     assert len(api.messages) == 2
 
 
+def test_while_the_database_cannot_answer_each_worker_counts_texts_itself(no_audio, tmp_path):
+    """The rule (docs/store.md): a text is not refused because the store cannot count; this
+    worker's own count of the day decides, so at most IVR_SMS_PER_DAY per worker get through."""
+    import shutil
+
+    from twilio_api import ACCOUNT_SID, FakeTwilio
+
+    url = f"sqlite:///{tmp_path}/calls.sqlite3"
+    store_mod.upgrade(url)
+    api = FakeTwilio(auth_token=TOKEN)
+    workers = [create_app({"TESTING": True, "AUDIO_DIR": str(no_audio), "TWILIO_AUTH_TOKEN": TOKEN,
+                           "STORE": True, "DATABASE_URL": url, "SECRET_KEY": "s",
+                           "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "SMS_FROM": "+15005550006",
+                           "SMS_PER_DAY": 2, "TWILIO_HTTP_CLIENT": api}) for _ in range(2)]
+    (tmp_path / "calls.sqlite3").unlink()
+    (tmp_path / "calls.sqlite3").mkdir()  # nothing can be read from here on
+    said = []
+    for i, app in enumerate([workers[0]] * 3 + [workers[1]] * 3):
+        app.extensions["ivr"].store.engine.dispose()
+        r = twilio_request(app.test_client(), "POST", "/voice/turn?at=menu",
+                           {"CallSid": f"CA{i}", "From": CALLER, "Digits": "7"})
+        by_say = {p.say: p.id for p in app.extensions["ivr"].content.prompts.values()}
+        said.append(by_say[" ".join(assert_valid_twiml(r.data).find(".//Say").text.split())])
+    assert said == ["sms_sent", "sms_sent", "sms_limit"] * 2
+    assert len(api.messages) == 4
+    for app in workers:
+        app.extensions["ivr"].store.close()
+    shutil.rmtree(tmp_path / "calls.sqlite3")
+
+
 def test_a_database_gone_mid_call_loses_records_not_the_call(no_audio, tmp_path):
     import shutil
 
@@ -163,6 +193,7 @@ def test_a_database_gone_mid_call_loses_records_not_the_call(no_audio, tmp_path)
     (tmp_path / "calls.sqlite3").unlink()
     (tmp_path / "calls.sqlite3").mkdir()
     store.engine.dispose()
+    store.recorder.engine.dispose()
     c = walk(app, "1,2,2,-")
     assert [t[0][0] for t in c.turns()][1:4] == ["paso_1", "paso_2", "paso_3"]
     store.flush(10)

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -46,17 +47,35 @@ CALLS = {
         (12, "menu", None, "7", None, "sms_sent", "menu"),
         (20, "menu", None, "9", None, "agent", "dial"),
     ]),
+    # Two callers back: offered to go on at Paso 5; one takes it, one goes to the menu.
+    "CA4": (NOW + timedelta(hours=2), [
+        (0, "start", None, "-", None, "resume", "resume:5"),
+        (6, "resume", 5, "1", None, "resume", "step:5"),
+    ]),
+    "CA5": (NOW + timedelta(hours=3), [
+        (0, "start", None, "-", None, "resume", "resume:5"),
+        (6, "resume", 5, "0", None, "menu", "menu"),
+    ]),
 }
-STATUSES = [("CA1", "completed", 130), ("CA2", "completed", 90), ("CA3", "completed", 200)]
+#: Not callers: ivr doctor's self-check and a web phone trial call.
+CHECKS = {
+    "CAcheck": (NOW, [(0, "start", None, "-", None, "start", "menu")]),
+    "CAweb": (NOW, [(0, "start", None, "-", None, "start", "menu"),
+                    (5, "menu", None, "1", None, "step", "step:1")]),
+}
+STATUSES = [("CA1", "completed", 130), ("CA2", "completed", 90), ("CA3", "completed", 200),
+            ("CA4", "completed", 60), ("CA5", "completed", 20), ("CAweb", "canceled", 5)]
 
 
 def record_calls(store):
-    for sid, (start, turns) in CALLS.items():
-        for seconds, place, step, key, words, action, outcome in turns:
-            store.record(Turn(sid, "+573001234567", start + timedelta(seconds=seconds), place, step,
-                              key, words, action, outcome, action == "slow"))
-        store.record(CallStatus(sid, *next((s, d) for c, s, d in STATUSES if c == sid),
-                                start + timedelta(minutes=5)))
+    for calls, check in ((CALLS, False), (CHECKS, True)):
+        for sid, (start, turns) in calls.items():
+            for seconds, place, step, key, words, action, outcome in turns:
+                store.record(Turn(sid, "+573001234567", start + timedelta(seconds=seconds), place, step,
+                                  key, words, action, outcome, action == "slow", check))
+            for c, status, duration in STATUSES:
+                if c == sid:
+                    store.record(CallStatus(sid, status, duration, start + timedelta(minutes=5), check))
     assert store.flush()
 
 
@@ -68,10 +87,11 @@ def calls(store):
 
 def test_summary_of_known_calls(calls):
     s = report_mod.summarize(calls.engine, steps=8)
-    assert s["calls"] == 3 and s["completed"] == 1 and s["steps"] == 8
-    assert s["reached_step"] == {"1": 1, "2": 1, "3": 0, "4": 0, "5": 0, "6": 0, "7": 0, "8": 1}
-    assert s["calls_per_day"] == {"2026-11-19": 1, "2026-11-20": 2}
-    assert s["ended_at"] == {"step:2": 1, "end": 1, "dial": 1} and s["line_hung_up"] == 1
+    assert s["calls"] == 5 and s["completed"] == 1 and s["steps"] == 8
+    assert s["reached_step"] == {"1": 1, "2": 1, "3": 0, "4": 0, "5": 1, "6": 0, "7": 0, "8": 1}
+    assert s["per_day"] == {"2026-11-19": {"calls": 1}, "2026-11-20": {"calls": 4}}
+    assert s["ended_at"] == {"menu": 1, "step:2": 1, "step:5": 1, "end": 1, "dial": 1}
+    assert s["line_hung_up"] == 1
     assert s["per_step"]["1"] == {"repeat": 1, "back": 0, "slow": 0, "silence": 0, "wrong": 0,
                                   "median_seconds": 20.0}  # visits of 30, 20 and 10 s
     assert s["per_step"]["2"] == {"repeat": 0, "back": 1, "slow": 1, "silence": 0, "wrong": 0,
@@ -81,16 +101,41 @@ def test_summary_of_known_calls(calls):
     assert s["wrong_per_place"] == {"menu": {"wrong_keys": 1, "not_understood": 1}}
     assert s["words_not_understood"] == {"hola, quiero pagar.": 1}
     assert (s["sms_sent"], s["transfers"]) == (1, 1)
-    assert s["call_status"] == {"completed": 3} and s["median_call_seconds"] == 130
+    assert s["call_status"] == {"completed": 5} and s["median_call_seconds"] == 90
+    assert s["not_recorded"] == {"turns": 0, "statuses": 0, "first": None, "last": None}
+
+
+def test_resumed_counts_callers_who_took_the_offer_not_offers(calls):
+    s = report_mod.summarize(calls.engine, steps=8)
+    assert (s["resume_offered"], s["resumed"]) == (2, 1)
+
+
+def test_checks_are_shown_apart_or_counted_when_asked(calls):
+    s = report_mod.summarize(calls.engine, steps=8)
+    assert (s["calls"], s["checks"], s["include_checks"]) == (5, 2, False)
+    assert s["reached_step"]["1"] == 1 and "canceled" not in s["call_status"]
+    both = report_mod.summarize(calls.engine, steps=8, include_checks=True)
+    assert (both["calls"], both["checks"], both["include_checks"]) == (7, 2, True)
+    assert both["reached_step"]["1"] == 2 and both["call_status"]["canceled"] == 1
+    assert "Checks (doctor's self-check, web phone calls): 2, not counted" in report_mod.text(s)
+    page = report_mod.html(s)
+    assert "2 llamadas de prueba (el chequeo de ivr doctor, el teléfono web) no se cuentan." in page
+
+
+def test_words_kept_before_numbers_were_hidden_are_hidden_in_the_report(store, content):
+    store.record(Turn("CAold", None, NOW, "menu", None, "speech", "Mi cuenta 1234 5678", "wrong", "menu"))
+    store.flush()
+    s = report_mod.summarize(store.engine, steps=8, hide=content.digits.mask)
+    assert s["words_not_understood"] == {"mi cuenta ********": 1}
 
 
 def test_since_and_the_number_of_steps(calls):
     s = report_mod.summarize(calls.engine, date(2026, 11, 20), steps=9, tz=UTC)
-    assert s["calls"] == 2 and s["since"] == "2026-11-20T00:00:00+00:00"
+    assert s["calls"] == 4 and s["since"] == "2026-11-20T00:00:00+00:00"
     assert list(s["reached_step"]) == [str(n) for n in range(1, 10)]  # the content's steps
     # In Bogotá (UTC-5) the day before ends at 05:00 UTC: the same calls.
     bogota = ZoneInfo("America/Bogota")
-    assert report_mod.summarize(calls.engine, date(2026, 11, 20), steps=8, tz=bogota)["calls"] == 2
+    assert report_mod.summarize(calls.engine, date(2026, 11, 20), steps=8, tz=bogota)["calls"] == 4
 
 
 def test_an_empty_store_reports_zeros(store):
@@ -100,12 +145,73 @@ def test_an_empty_store_reports_zeros(store):
     assert "<svg" in report_mod.html(s)
 
 
-def test_text_report_names_the_funnel_and_the_stuck_places(calls):
+def test_text_report_names_the_funnel_the_stuck_places_and_its_database(calls, database_url):
     out = report_mod.text(report_mod.summarize(calls.engine, steps=8))
-    assert "Calls (all records kept): 3" in out
+    assert "Calls (all records kept): 5" in out
     assert "Completed (heard the conclusion): 1" in out
-    assert "step  2       1   33.3%" in out
+    assert "Step 2         1   20.0%" in out
     assert "hola, quiero pagar." in out
+    assert "resumed: 1 (of 2 offered)" in out
+    assert f"Database: {store_mod.masked(database_url)}\n" in out
+    assert not re.search(r"\b(step|resume):[0-9]", out)  # places are named, as on the page
+
+
+def test_the_report_states_what_it_did_not_record(calls):
+    """A worker's losses, written down once its database came back, are the report's blind
+    spots for the period."""
+    with calls.engine.begin() as c:
+        c.execute(store_mod.losses.insert(), [
+            {"at": NOW, "first_at": NOW - timedelta(minutes=3), "last_at": NOW - timedelta(minutes=1),
+             "turns": 40, "statuses": 2, "worker": "web1:100"},
+            {"at": NOW, "first_at": NOW - timedelta(minutes=2), "last_at": NOW,
+             "turns": 7, "statuses": 0, "worker": "web1:101"},
+            {"at": NOW, "first_at": NOW - timedelta(days=9), "last_at": NOW - timedelta(days=9),
+             "turns": 1000, "statuses": 0, "worker": "web1:99"},  # before the period
+        ])
+    s = report_mod.summarize(calls.engine, date(2026, 11, 20), steps=8, tz=UTC)
+    assert s["not_recorded"] == {"turns": 47, "statuses": 2,
+                                 "first": "2026-11-20T14:57:00+00:00", "last": "2026-11-20T15:00:00+00:00"}
+    assert "47 turns not recorded (2 call statuses), 2026-11-20T14:57 to 2026-11-20T15:00 UTC" in report_mod.text(s)
+    page = report_mod.html(s)
+    assert "<b>47 turnos sin registrar</b> y 2 finales de llamada" in page
+    assert report_mod.summarize(calls.engine, steps=8)["not_recorded"]["turns"] == 1047
+
+
+def test_tables_use_the_charts_names_and_counts_are_whole_numbers(calls):
+    page = report_mod.html(report_mod.summarize(calls.engine, steps=8))
+    for table in ("per-step", "wrong", "ended"):
+        rows = page[page.index(f'<table id="{table}">'):]
+        rows = rows[:rows.index("</table>")]
+        assert "step:" not in rows and "resume:" not in rows, table
+    assert "<td>Paso 2</td><td>1</td>" in page and "<td>Conclusión</td><td>1</td>" in page
+    assert "<td>Con una persona</td><td>1</td>" in page
+    charts = report_mod.charts(report_mod.summarize(calls.engine, steps=8), report_mod.strings("es"))
+    for name, svg in charts.items():
+        labels = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+        assert [x for x in labels if re.fullmatch(r"[0-9.]+", x) and not x.isdigit()] == [], name
+    assert "Paso 2" in charts["dropoff"] and "step:2" not in charts["dropoff"]
+
+
+def test_the_page_speaks_spanish_unless_told_english(calls):
+    s = report_mod.summarize(calls.engine, steps=8)
+    es, en = report_mod.html(s), report_mod.html(s, "en")
+    assert '<html lang="es">' in es and "Llamadas por día" in es and "Calls per day" not in es
+    assert '<html lang="en">' in en and "Calls per day" in en and "Llamadas por día" not in en
+    assert "<td>Step 2</td>" in en and "<td>Conclusion</td>" in en
+
+
+def test_each_language_has_every_string():
+    """One file per language, the same keys in each, and every key the templates use."""
+    from ivr import ROOT
+    from ivr.settings import REPORT_LANGUAGES
+
+    keys = {language: set(report_mod.strings(language)) for language in REPORT_LANGUAGES}
+    assert keys["es"] == keys["en"]
+    used = set()
+    for template in [ROOT / "ivr/templates/report.html", *(ROOT / "ivr/templates/report").glob("*.html")]:
+        used |= set(re.findall(r"\bt\.(\w+)", template.read_text(encoding="utf-8")))
+    assert used - {"format"} <= keys["es"]
+    assert {f"col_{c}" for c in (*report_mod.page.STEP_COLUMNS, *report_mod.page.DAY_COLUMNS)} <= keys["es"]
 
 
 # -- the CLI ---------------------------------------------------------------------------------
@@ -114,7 +220,7 @@ def test_text_report_names_the_funnel_and_the_stuck_places(calls):
 def env(monkeypatch):
     """Only what a test sets: no developer .env or settings leak in."""
     monkeypatch.setattr("dotenv.load_dotenv", lambda *a, **k: False)
-    for name in ("DATABASE_URL", "IVR_RETENTION_DAYS", "IVR_TIMEZONE", "IVR_CONTENT"):
+    for name in ("DATABASE_URL", "IVR_RETENTION_DAYS", "IVR_TIMEZONE", "IVR_CONTENT", "IVR_REPORT_LANGUAGE"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -131,7 +237,7 @@ def test_cli_upgrade_then_report_json(env, database_url, tmp_path):
     assert len(refused.output.strip().splitlines()) == 1
 
     done = ivr("db", "upgrade")
-    assert done.exit_code == 0 and "schema at revision 0001" in done.output
+    assert done.exit_code == 0 and f"schema at revision {store_mod.HEAD}" in done.output
     s = store_mod.Store.open(database_url, b"k")
     record_calls(s)
     s.close()
@@ -140,13 +246,22 @@ def test_cli_upgrade_then_report_json(env, database_url, tmp_path):
     result = ivr("report", "--json", "--since", "2026-11-01", "--html", str(tmp_path / "r.html"))
     assert result.exit_code == 0, result.output
     data = json.loads(result.output[:result.output.rindex("}") + 1])
-    assert (data["calls"], data["completed"]) == (3, 1)
-    assert data["reached_step"] == {"1": 1, "2": 1, "3": 0, "4": 0, "5": 0, "6": 0, "7": 0, "8": 1}
+    assert (data["calls"], data["completed"], data["checks"]) == (5, 1, 2)
+    assert data["reached_step"] == {"1": 1, "2": 1, "3": 0, "4": 0, "5": 1, "6": 0, "7": 0, "8": 1}
     page = (tmp_path / "r.html").read_text()
-    assert page.count("<svg") == 3 and "Calls per day" in page
+    assert page.count("<svg") == 3 and '<html lang="es">' in page and "Llamadas por día" in page
 
     text = ivr("report")
-    assert text.exit_code == 0 and "Calls (all records kept): 3" in text.output
+    assert text.exit_code == 0 and "Calls (all records kept): 5" in text.output
+    assert text.output.startswith(f"Database: {store_mod.masked(database_url)}\n")
+    assert "Calls (all records kept): 7" in ivr("report", "--include-checks").output
+
+    env.setenv("IVR_REPORT_LANGUAGE", "en")
+    assert ivr("report", "--html", str(tmp_path / "en.html")).exit_code == 0
+    assert '<html lang="en">' in (tmp_path / "en.html").read_text()
+    env.setenv("IVR_REPORT_LANGUAGE", "fr")
+    refused = ivr("report", "--html", str(tmp_path / "fr.html"))
+    assert refused.output == "Error: IVR_REPORT_LANGUAGE must be es or en, not 'fr'\n"
 
 
 def test_a_calls_day_is_the_lines_day(env, database_url):
@@ -234,15 +349,18 @@ def test_the_report_page_in_chromium(calls, tmp_path, browser):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("request", lambda r: requests_made.append(r.url))
     page.goto(page_file.as_uri())
-    assert page.locator("#calls b").inner_text() == "3"
+    assert page.locator("html").get_attribute("lang") == "es"
+    assert page.locator("#calls b").inner_text() == "5"
     assert page.locator("#completed b").inner_text() == "1"
+    assert page.locator("#checks").is_visible()  # the checks, apart
     for chart in ("#funnel-chart", "#dropoff-chart", "#per-day-chart"):
         box = page.locator(f"{chart} svg").bounding_box()
         assert box["width"] > 300 and box["height"] > 100, chart
     # The funnel's bars and their labels are drawn: the step names are real text.
     funnel = page.locator("#funnel-chart svg").text_content()
     assert "Paso 1" in funnel and "Conclusión" in funnel
-    assert page.locator("#per-step tr").count() == 9  # header + 8 steps
+    assert page.locator("#per-step tr").count() == 10  # header, 8 steps, the Conclusión
+    assert page.locator("#per-step tr").nth(2).locator("td").first.inner_text() == "Paso 2"
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     page.close()
     assert errors == []
@@ -273,11 +391,28 @@ def test_report_page_needs_the_operator_and_the_password(audio_dir, database_url
     assert r.status_code == 200 and r.mimetype == "text/html"
     assert r.headers["Cache-Control"] == "no-store"
     html = r.get_data(as_text=True)
-    assert html.count("<svg") == 3 and '<div class="card" id="calls"><b>3</b>' in html
+    assert html.count("<svg") == 3 and '<div class="card" id="calls"><b>5</b>' in html
+    assert '<html lang="es">' in html
+    assert 'id="database"' not in html and "sqlite" not in html  # no paths or hosts online
     r = client.get("/report?since=2026-11-20", headers=basic("operator", "p4ss word"))
-    assert '<div class="card" id="calls"><b>2</b>' in r.get_data(as_text=True)
-    assert client.get("/report?since=x", headers=basic("operator", "p4ss word")).status_code == 400
+    assert '<div class="card" id="calls"><b>4</b>' in r.get_data(as_text=True)
+    r = client.get("/report?checks=1", headers=basic("operator", "p4ss word"))
+    assert '<div class="card" id="calls"><b>7</b>' in r.get_data(as_text=True)
+    r = client.get("/report?since=x", headers=basic("operator", "p4ss word"))
+    assert r.status_code == 400 and r.get_data(as_text=True) == "since debe ser una fecha como 2026-11-01\n"
     app.extensions["ivr"].store.close()
+
+
+def test_report_page_in_english_when_set(audio_dir, tmp_path):
+    url = f"sqlite:///{tmp_path}/x.sqlite3"
+    store_mod.upgrade(url)
+    app = line_app(audio_dir, DATABASE_URL=url, REPORT_PASSWORD="pw", REPORT_LANGUAGE="en")
+    r = app.test_client().get("/report", headers=basic("operator", "pw"))
+    assert '<html lang="en">' in r.get_data(as_text=True)
+    assert app.test_client().get("/report").get_data(as_text=True) == "Authentication required.\n"
+    app.extensions["ivr"].store.close()
+    with pytest.raises(ConfigError, match=r"^IVR_REPORT_LANGUAGE must be es or en, not 'es_CO'$"):
+        line_app(audio_dir, DATABASE_URL=url, REPORT_PASSWORD="pw", REPORT_LANGUAGE="es_CO")
 
 
 def test_no_report_page_without_a_password(audio_dir, database_url):
@@ -344,4 +479,4 @@ def test_a_simulated_week_walks_the_real_flow_into_the_report(store, database_ur
     assert s["calls"] == made["calls"] > 30 and made["lost"] == 0
     reached = list(s["reached_step"].values())
     assert reached[0] >= reached[-1] >= s["completed"] > 0  # a funnel
-    assert sum(s["ended_at"].values()) == made["calls"] and len(s["calls_per_day"]) >= 3
+    assert sum(s["ended_at"].values()) == made["calls"] and len(s["per_day"]) >= 3

@@ -227,6 +227,7 @@ def test_health_needs_no_signature_and_reports_what_is_loaded(client, app):
     line = app.extensions["ivr"]
     assert r.json == {
         "status": "ok",
+        "pid": os.getpid(),  # which worker answered
         "content": {"file": "content.toml", "prompts": len(line.content.prompts), "steps": 8},
         "audio": {**line.audio.summary(), "offline_engine_only": True},
     }

@@ -38,9 +38,9 @@ def rows(store, table=store_mod.turns):
 def test_an_unmigrated_database_is_refused_until_upgraded(database_url):
     with pytest.raises(StoreError, match=r"has no schema: run `ivr db upgrade`"):
         store_mod.check(database_url)
-    assert store_mod.upgrade(database_url) == store_mod.head() == "0001"
+    assert store_mod.upgrade(database_url) == store_mod.head() == store_mod.HEAD == "0002"
     store_mod.check(database_url)  # no error now
-    assert store_mod.upgrade(database_url) == "0001"  # twice is harmless
+    assert store_mod.upgrade(database_url) == store_mod.HEAD  # twice is harmless
 
 
 def test_a_database_at_another_revision_is_refused(database_url):
@@ -48,7 +48,7 @@ def test_a_database_at_another_revision_is_refused(database_url):
     engine = store_mod.create_engine(database_url)
     with engine.begin() as c:
         c.execute(sa.text("UPDATE alembic_version SET version_num = '0000'"))
-    with pytest.raises(StoreError, match=r"at schema revision 0000, not 0001: run `ivr db upgrade`"):
+    with pytest.raises(StoreError, match=r"at schema revision 0000, not 0002: run `ivr db upgrade`"):
         store_mod.check(engine)
     engine.dispose()
 
@@ -116,7 +116,7 @@ def test_the_number_is_never_in_the_database(store):
 
 def test_turns_are_written_in_batches_count_in_equals_count_out(store):
     transactions = []
-    sa.event.listen(store.engine, "commit", lambda conn: transactions.append(1))
+    sa.event.listen(store.recorder.engine, "commit", lambda conn: transactions.append(1))
     sent = 1000
     for i in range(sent):
         store.record(turn(call=f"CA{i % 50}", at=NOW + timedelta(seconds=i), step=i % 8 + 1))
@@ -124,7 +124,7 @@ def test_turns_are_written_in_batches_count_in_equals_count_out(store):
     assert store.flush(10)
     assert len(rows(store)) == sent and store.recorder.written == sent + 1
     assert store.recorder.lost == 0
-    assert len(transactions) <= sent // 100  # batches of up to 200, not one row at a time
+    assert 0 < len(transactions) <= sent // 100  # batches of up to 200, not one row at a time
     status, = rows(store, store_mod.statuses)
     assert (status["call_sid"], status["status"], status["duration_seconds"]) == ("CA1", "completed", 95)
     assert status["at"] == NOW  # a timezone-aware UTC datetime back, on both databases
@@ -150,16 +150,36 @@ def test_a_batch_is_written_within_the_wait_without_flush(store):
 
 def test_a_full_queue_drops_and_counts_without_blocking(database_url):
     store_mod.upgrade(database_url)
-    s = Store.open(database_url, b"k", size=10, wait=0.2)
+    s = Store.open(database_url, b"k", size=10, wait=3600)  # written only when flushed
     started = time.perf_counter()
     for i in range(5000):
         s.record(turn(at=NOW + timedelta(microseconds=i)))
     elapsed = time.perf_counter() - started
     assert elapsed < 1.0  # 5000 records: microseconds each, whatever the database does
-    s.flush(10)
-    assert s.recorder.written + s.recorder.lost == 5000 and s.recorder.lost > 0
-    assert len(rows(s)) == s.recorder.written
+    assert s.flush(10)
+    assert (s.recorder.written, s.recorder.lost) == (10, 4990)  # the queue holds 10, not one more
+    assert len(rows(s)) == 10
     s.close()
+
+
+def test_a_database_at_the_first_revision_is_migrated_with_its_records(database_url):
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(store_mod.engine.MIGRATIONS))
+    engine = store_mod.create_engine(database_url)
+    with engine.begin() as c:
+        config.attributes["connection"] = c
+        command.upgrade(config, "0001")
+        c.execute(sa.text("INSERT INTO turns (call_sid, at, place, input, action, outcome, slow) "
+                          "VALUES ('CAold', :at, 'menu', '1', 'step', 'step:1', false)"), {"at": NOW})
+    assert store_mod.upgrade(engine) == "0002"
+    with engine.connect() as c:
+        old, = c.execute(sa.select(store_mod.turns)).mappings().all()
+        assert (old["call_sid"], old["is_check"]) == ("CAold", False)  # a caller's, as counted before
+        assert c.execute(sa.select(sa.func.count()).select_from(store_mod.losses)).scalar_one() == 0
+    engine.dispose()
 
 
 def test_a_recorder_that_cannot_reach_its_database_counts_the_loss(tmp_path, caplog):
@@ -224,6 +244,7 @@ def test_sqlite_file_broken_mid_way_calls_go_on_and_the_loss_is_counted(tmp_path
     s.record(turn())
     assert s.flush() and s.recorder.written == 1
     s.engine.dispose()
+    s.recorder.engine.dispose()  # the writer's connections are its own
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     path.write_bytes(b"this is not a database" * 100)
@@ -401,9 +422,16 @@ def test_prune_deletes_what_is_older_than_the_cutoff(store):
         store.record(turn(call=f"CA{days}", at=NOW - timedelta(days=days)))
         store.record(CallStatus(f"CA{days}", "completed", 60, NOW - timedelta(days=days)))
     store.flush()
-    assert store.prune(NOW - timedelta(days=90)) == 4  # two turns, two statuses
+    with store.engine.begin() as c:
+        for days in (100, 1):
+            c.execute(store_mod.losses.insert(), {
+                "at": NOW, "first_at": NOW - timedelta(days=days), "last_at": NOW - timedelta(days=days),
+                "turns": 3, "statuses": 0, "worker": "web:1"})
+            c.execute(store_mod.login_failures.insert(), {"address": "192.0.2.1", "at": NOW - timedelta(days=days)})
+    assert store.prune(NOW - timedelta(days=90)) == 6  # two turns, two statuses, a loss, a failed login
     assert sorted(r["call_sid"] for r in rows(store)) == ["CA1", "CA89"]
     assert sorted(r["call_sid"] for r in rows(store, store_mod.statuses)) == ["CA1", "CA89"]
+    assert len(rows(store, store_mod.losses)) == len(rows(store, store_mod.login_failures)) == 1
     assert store.prune(NOW - timedelta(days=90)) == 0
 
 
@@ -446,7 +474,7 @@ def test_workers_starting_together_on_a_new_sqlite_file_all_get_the_schema(tmp_p
                                 stderr=subprocess.PIPE, text=True) for _ in range(4)]
     results = [w.communicate(timeout=60) for w in workers]
     assert [w.returncode for w in workers] == [0] * 4, results
-    assert [out.strip() for out, _ in results] == ["0001"] * 4
+    assert [out.strip() for out, _ in results] == [store_mod.HEAD] * 4
     store_mod.check(url)
 
 

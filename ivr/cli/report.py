@@ -11,8 +11,10 @@ from .common import database_url, open_checked, settings
               help="Only calls from this day on (in IVR_TIMEZONE); default: every record kept.")
 @click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON.")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
-              help="Also write a self-contained HTML page with charts to FILE.")
-def report(since, as_json, html_file):
+              help="Also write a self-contained HTML page with charts to FILE (in IVR_REPORT_LANGUAGE).")
+@click.option("--include-checks", is_flag=True,
+              help="Count check calls (ivr doctor's self-check, web phone calls) as calls.")
+def report(since, as_json, html_file, include_checks):
     """Where callers get stuck: calls, steps reached, hang-ups, repeats, wrong keys, by day."""
     import json
 
@@ -25,13 +27,14 @@ def report(since, as_json, html_file):
     found = settings(check=False)
     url = database_url(found)
     try:
-        steps = content_mod.load(found.content).steps
+        content = content_mod.load(found.content)
     except ContentError as e:
         raise click.ClickException(str(e)) from None
     engine = open_checked(url)
     try:
-        summary = report_mod.summarize(engine, since.date() if since else None, steps=steps,
-                                       tz=found.timezone)
+        summary = report_mod.summarize(engine, since.date() if since else None, steps=content.steps,
+                                       tz=found.timezone, include_checks=include_checks,
+                                       hide=content.digits.mask)
     except SQLAlchemyError as e:
         raise click.ClickException(f"cannot read {store.masked(url)}: {e.__class__.__name__}") from None
     finally:
@@ -39,7 +42,7 @@ def report(since, as_json, html_file):
     if html_file:
         try:
             with open(html_file, "w", encoding="utf-8") as f:
-                f.write(report_mod.html(summary))
+                f.write(report_mod.html(summary, found.report_language))
         except OSError as e:
             raise click.ClickException(f"cannot write {html_file}: {e.strerror}") from None
     if as_json:

@@ -13,6 +13,10 @@ Caller numbers are never stored: `caller_key` keys them with HMAC-SHA256 (`IVR_S
     store.last_unfinished(store.key(from_), since, exclude_call=sid)
     store.sms_count(store.key(from_), since)   # raises StoreError when it cannot answer
 
+What a worker could not record (database down, queue full) is counted, and written to the
+`losses` table once it can write again: the report states its own blind spots. docs/store.md
+tells the faults, the recovery and what a killed worker loses.
+
 The parts: `schema` (events and tables), `engine` (URLs, engines, migrations), `recorder`
 (the background writer), `queries` (the line's questions, retention).
 """
@@ -35,16 +39,17 @@ from .engine import (
     revision,
     upgrade,
     url_for,
+    writing,
 )
 from .queries import Store, prune
 from .recorder import Recorder, close_all, insert, worker_exit
-from .schema import WITHHELD, CallStatus, Turn, caller_key, statuses, turns
+from .schema import WITHHELD, CallStatus, Turn, caller_key, login_failures, losses, statuses, turns
 
 __all__ = [
     "HEAD", "SQLITE_FILE", "StoreError", "check", "create_engine", "head", "masked",
-    "normalize_url", "revision", "upgrade", "url_for", "Store", "prune", "Recorder",
+    "normalize_url", "revision", "upgrade", "url_for", "writing", "Store", "prune", "Recorder",
     "close_all", "insert", "worker_exit", "WITHHELD", "CallStatus", "Turn", "caller_key",
-    "statuses", "turns", "open_for",
+    "statuses", "turns", "losses", "login_failures", "open_for",
 ]
 
 log = logging.getLogger(__name__)

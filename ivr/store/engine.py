@@ -90,6 +90,29 @@ def create_engine(url: str) -> Engine:
     raise StoreError(f"DATABASE_URL {masked(url)}: only PostgreSQL and SQLite are supported")
 
 
+@contextmanager
+def writing(engine: Engine):
+    """A transaction to write in (engine.begin()), whose connection is dropped from the pool
+    when it fails: a connection opened during a fault can keep it after the fault ends
+    (SQLite opens one read-only while its file is, PostgreSQL a read-only session on a
+    standby), and would fail every write it is handed. Connection.invalidate() is
+    SQLAlchemy's documented way to drop one:
+    https://docs.sqlalchemy.org/en/20/core/pooling.html#more-on-invalidation
+    """
+    with engine.connect() as connection:
+        try:
+            with connection.begin():
+                yield connection
+        except Exception:
+            connection.invalidate()
+            raise
+
+
+def twin(engine: Engine) -> Engine:
+    """An engine like `engine` (same database, same settings) with a connection pool of its own."""
+    return create_engine(engine.url.render_as_string(hide_password=False))
+
+
 # -- migrations ------------------------------------------------------------------------------
 
 def _alembic_config(connection=None):
@@ -148,7 +171,7 @@ def _sqlite_lock(engine):
 #: The schema revision this version of the line needs: alembic's head (`head()`; a test
 #: keeps them equal). Written out so that starting a worker on a migrated database reads one
 #: row and never imports alembic (about 10 MiB per worker).
-HEAD = "0001"
+HEAD = "0002"
 #: Where alembic keeps a database's revision.
 VERSION_TABLE = "alembic_version"
 

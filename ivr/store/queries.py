@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .engine import StoreError, _unreachable, create_engine
 from .recorder import Recorder
-from .schema import CallStatus, Turn, caller_key, statuses, turns
+from .schema import CallStatus, Turn, caller_key, login_failures, losses, statuses, turns
 
 log = logging.getLogger("ivr.store")
 
@@ -113,8 +113,8 @@ class Store:
     def sms_count(self, key: str | None, since: datetime) -> int:
         """How many SMS the caller with `key` was sent since `since`.
 
-        Raises StoreError (quickly) when the store cannot answer: the caller of this decides
-        whether an SMS may go without knowing (the line's rule: it may not).
+        Raises StoreError (quickly) when the store cannot answer. The line's rule then
+        (Line.may_text, docs/store.md): this worker's own count decides.
         """
         if not key:
             return 0
@@ -125,14 +125,17 @@ class Store:
             ).scalar_one()
 
     def prune(self, before: datetime) -> int:
-        """Delete turns and call statuses older than `before`; returns how many rows went."""
+        """Delete the records older than `before` (see `prune`); returns how many rows went."""
         return prune(self.engine, before)
 
 
 def prune(engine: Engine, before: datetime) -> int:
-    """Delete turns and call statuses older than `before`; returns how many rows went."""
+    """Delete turns, call statuses, losses and failed logins older than `before`; returns
+    how many rows went."""
     with engine.begin() as c:
         gone = c.execute(turns.delete().where(turns.c.at < before)).rowcount
         gone += c.execute(statuses.delete().where(statuses.c.at < before)).rowcount
+        gone += c.execute(losses.delete().where(losses.c.last_at < before)).rowcount
+        gone += c.execute(login_failures.delete().where(login_failures.c.at < before)).rowcount
     return gone
 

@@ -9,16 +9,28 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import socket
 import sys
 import threading
 import weakref
 from collections import deque
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .engine import masked
-from .schema import CallStatus, Turn, UTCDateTime, caller_key, status_row, statuses, turn_row, turns
+from .engine import masked, twin, writing
+from .schema import (
+    CallStatus,
+    Turn,
+    UTCDateTime,
+    caller_key,
+    losses,
+    status_row,
+    statuses,
+    turn_row,
+    turns,
+)
 
 log = logging.getLogger("ivr.store")
 
@@ -33,6 +45,43 @@ class _Marker:
         self.done, self.stop = threading.Event(), stop
 
 
+class Loss:
+    """Events this process could not record and has not yet written down in `losses`."""
+
+    __slots__ = ("turns", "statuses", "first", "last")
+
+    def __init__(self):
+        self.turns = self.statuses = 0
+        self.first = self.last = None
+
+    def __bool__(self):
+        return bool(self.turns or self.statuses)
+
+    def add(self, events) -> None:
+        for e in events:
+            if isinstance(e, Turn):
+                self.turns += 1
+            else:
+                self.statuses += 1
+            # The event's own time; one that could not be stored (naive, not a time) must not
+            # make the row that tells of it unwritable too.
+            at = e.at if isinstance(e.at, datetime) and e.at.tzinfo else datetime.now(UTC)
+            self.first = at if self.first is None else min(self.first, at)
+            self.last = at if self.last is None else max(self.last, at)
+
+    def merge(self, other: Loss) -> None:
+        if other:
+            self.turns += other.turns
+            self.statuses += other.statuses
+            self.first = other.first if self.first is None else min(self.first, other.first)
+            self.last = other.last if self.last is None else max(self.last, other.last)
+
+    def row(self) -> dict:
+        return {"at": datetime.now(UTC), "first_at": self.first, "last_at": self.last,
+                "turns": self.turns, "statuses": self.statuses,
+                "worker": f"{socket.gethostname()}:{os.getpid()}"[-64:]}
+
+
 class Recorder:
     """Writes events in the background: `record()` only queues (never blocks, never raises).
 
@@ -42,15 +91,30 @@ class Recorder:
     up to `batch` rows. It is not woken per event: a webhook's cost is one append to a
     deque. When the queue holds `size` events, or a batch cannot be written (the database
     is down), those events are dropped and counted in `lost`; one warning is logged per run
-    of failures, and one line when writing works again.
+    of failures, and one line when writing works again. How many were lost, and when, is
+    written to the `losses` table with the next transaction that works, so the report can
+    say what it does not see.
+
+    What a process killed outright (SIGKILL) had queued is lost without a trace: the events
+    of the last `wait` seconds at most (fewer when `batch` of them came sooner), and the
+    batch being written (docs/store.md has the measured figure).
     """
 
     def __init__(self, engine: Engine, secret: bytes = b"", *, size: int = 10_000,
                  batch: int = 200, wait: float = 0.5):
-        self.engine, self.secret = engine, secret
+        # The writer's connections are its own, in a pool apart from the one the line's
+        # questions and the report draw from. A connection opened during a fault can keep
+        # it after the fault ends (SQLite opens one read-only while its file is, PostgreSQL
+        # a read-only session on a standby); a reader's would then be handed to the writer,
+        # which would lose every batch that drew it. Here the writer drops a connection
+        # whose write failed (engine.writing), and only ever writes with connections it
+        # opened itself.
+        self.engine, self.secret = twin(engine), secret
+        self._readers = engine
         self.size, self.batch, self.wait = size, batch, wait
         self.written = 0
         self.lost = 0
+        self._unreported = Loss()
         self._failing = False
         self._closed = False
         self._reset()
@@ -65,25 +129,33 @@ class Recorder:
         self._thread = None
         self._start_lock = threading.Lock()
         self._count_lock = threading.Lock()
+        # Checking the queue's length and appending must be one step: threads of a worker
+        # record at once, and each could otherwise take the last free place.
+        self._queue_lock = threading.Lock()
 
     def _forked(self):
         # The parent's queued events and thread stay the parent's; this process starts afresh
         # with a connection pool of its own (SQLAlchemy's advice for forks).
         self._reset()
         self.written = self.lost = 0
+        self._unreported = Loss()
         self._failing = False
         self.engine.dispose(close=False)
+        self._readers.dispose(close=False)
 
     def record(self, event: Turn | CallStatus) -> None:
         """Queue `event` for writing; drop and count it if the queue is full or closed."""
-        queued = self._queue
-        n = len(queued)
-        if n >= self.size or self._thread is None and not self._start():
-            with self._count_lock:
-                self.lost += 1
+        if self._thread is None and not self._start():
+            self._count_lost((event,))
             return
-        queued.append(event)
-        if n + 1 == self.batch:  # a full batch: no need to wait for the timer
+        queued = self._queue
+        with self._queue_lock:
+            n = len(queued)
+            if n < self.size:
+                queued.append(event)
+        if n >= self.size:
+            self._count_lost((event,))
+        elif n + 1 == self.batch:  # a full batch: no need to wait for the timer
             self._wake.set()
 
     def _start(self) -> bool:
@@ -106,9 +178,10 @@ class Recorder:
         """True from a failed write until the next one that works."""
         return self._failing
 
-    def _count_lost(self, n):
+    def _count_lost(self, events):
         with self._count_lock:
-            self.lost += n
+            self.lost += len(events)
+            self._unreported.add(events)
 
     def _send(self, marker: _Marker, timeout: float) -> bool:
         if self._thread is None:
@@ -132,9 +205,11 @@ class Recorder:
             thread.join(timeout)
             self._thread = None
         # Whatever a racing record() slipped in after the marker is lost, and counted.
-        leftover = sum(1 for e in self._queue if not isinstance(e, _Marker))
+        leftover = [e for e in self._queue if not isinstance(e, _Marker)]
         self._queue.clear()
         self._count_lost(leftover)
+        if self._thread is None:
+            self.engine.dispose()
         return flushed
 
     def _run(self):
@@ -143,12 +218,15 @@ class Recorder:
             wake.wait(self.wait)
             wake.clear()
             events = []
+            # A loss not yet written down goes with the next events; with none, on its own,
+            # but not right after a write failed in this round: the database is still failing.
+            tried = False
             while queued:
                 item = queued.popleft()
                 if isinstance(item, _Marker):
-                    if events:
+                    if events or (self._unreported and not tried):
                         self._write(events)
-                        events = []
+                        events, tried = [], True
                     item.done.set()
                     if item.stop:
                         return
@@ -156,11 +234,14 @@ class Recorder:
                 events.append(item)
                 if len(events) >= self.batch:
                     self._write(events)
-                    events = []
-            if events:
+                    events, tried = [], True
+            if events or (self._unreported and not tried):
                 self._write(events)
 
     def _write(self, events):
+        """Write `events` and, in the same transaction, what was lost before them."""
+        with self._count_lock:
+            loss, self._unreported = self._unreported, Loss()
         turn_rows, status_rows = [], []
         keys = {}  # the turns of a batch are a few calls: each number keyed once
         try:
@@ -172,13 +253,17 @@ class Recorder:
                     turn_rows.append(turn_row(e, keys[number]))
                 else:
                     status_rows.append(status_row(e))
-            with self.engine.begin() as connection:
+            with writing(self.engine) as connection:
                 if turn_rows:
                     insert(connection, turns, turn_rows)
                 if status_rows:
                     insert(connection, statuses, status_rows)
+                if loss:
+                    connection.execute(losses.insert(), loss.row())
         except Exception as e:
-            self._count_lost(len(events))
+            with self._count_lock:
+                self._unreported.merge(loss)
+            self._count_lost(events)
             if not self._failing:
                 self._failing = True
                 reason = str(getattr(e, "orig", None) or e).strip().splitlines()
@@ -188,8 +273,8 @@ class Recorder:
         self.written += len(events)
         if self._failing:
             self._failing = False
-            log.warning("store: writing again to %s; %d event(s) lost so far in this process",
-                        masked(self.engine.url), self.lost)
+            log.warning("store: writing again to %s; %d event(s) lost so far in this process, "
+                        "written down in its losses table", masked(self.engine.url), self.lost)
 
 
 class _NativeThread:

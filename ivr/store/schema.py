@@ -40,6 +40,8 @@ class Turn:
     outcome: str
     #: Slow replay mode is on after this turn.
     slow: bool = False
+    #: Not a caller: the doctor's self-check, or a web phone trial call (ivr.checks).
+    check: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class CallStatus:
     #: CallDuration; None when Twilio sends none.
     duration_seconds: int | None
     at: datetime
+    #: Not a caller's call (ivr.checks).
+    check: bool = False
 
 
 # -- caller numbers --------------------------------------------------------------------------
@@ -116,6 +120,8 @@ turns = sa.Table(
     sa.Column("action", sa.String(16), nullable=False),
     sa.Column("outcome", sa.String(16), nullable=False),
     sa.Column("slow", sa.Boolean, nullable=False, default=False),
+    # Not "check": a reserved word in SQL, and the writer names columns in its COPY.
+    sa.Column("is_check", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
     sa.Index("ix_turns_caller_at", "caller_key", "at"),
     sa.Index("ix_turns_at", "at"),
     sa.Index("ix_turns_call", "call_sid"),
@@ -128,8 +134,36 @@ statuses = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("duration_seconds", sa.Integer),
     sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("is_check", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
     sa.Index("ix_call_statuses_at", "at"),
     sa.Index("ix_call_statuses_call", "call_sid"),
+)
+
+#: What a worker could not record, written by that worker once its database takes writes
+#: again: the report states its own blind spots with it.
+losses = sa.Table(
+    "losses", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    #: When the loss was written.
+    sa.Column("at", UTCDateTime(), nullable=False),
+    #: The times of the first and last event lost (their own `at`).
+    sa.Column("first_at", UTCDateTime(), nullable=False),
+    sa.Column("last_at", UTCDateTime(), nullable=False),
+    sa.Column("turns", sa.Integer, nullable=False),
+    sa.Column("statuses", sa.Integer, nullable=False),
+    #: host:pid of the worker that lost them.
+    sa.Column("worker", sa.String(64), nullable=False),
+    sa.Index("ix_losses_last_at", "last_at"),
+)
+
+#: Failed logins to /report, by address: shared by every worker, so a lockout holds across
+#: them (ivr.report.guard). Only the last minutes matter; older rows are deleted.
+login_failures = sa.Table(
+    "login_failures", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("address", sa.String(64), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Index("ix_login_failures_address_at", "address", "at"),
 )
 
 
@@ -150,6 +184,7 @@ def turn_row(t: Turn, key: str | None) -> dict:
         "place": _text(t.place, 16), "step": step if type(step) is int and 0 <= step < 100 else None,
         "input": _text(t.input, 8), "words": _text(t.words, WORDS_LIMIT) if t.words else None,
         "action": _text(t.action, 16), "outcome": _text(t.outcome, 16), "slow": bool(t.slow),
+        "is_check": bool(t.check),
     }
 
 
@@ -158,5 +193,5 @@ def status_row(s: CallStatus) -> dict:
     if not isinstance(duration, int) or not 0 <= duration < 2**31:
         duration = None
     return {"call_sid": _text(s.call_sid or "", 64), "status": _text(s.status or "", 16),
-            "duration_seconds": duration, "at": s.at}
+            "duration_seconds": duration, "at": s.at, "is_check": bool(s.check)}
 
