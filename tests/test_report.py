@@ -4,6 +4,7 @@ import base64
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -229,6 +230,18 @@ def ivr(*args):
     return CliRunner().invoke(cli, list(args))
 
 
+@pytest.mark.parametrize("command", [("report",), ("db", "prune")])
+def test_reading_a_default_store_the_line_never_made_makes_no_file(env, command):
+    from ivr import paths
+
+    default = Path(paths.instance_path()) / "ivr.sqlite3"
+    result = ivr(*command)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: no call store at {default} yet: the line makes it on its first "
+                             f"call (or set DATABASE_URL to the line's database)\n")
+    assert not default.exists() and not default.parent.exists()
+
+
 def test_cli_upgrade_then_report_json(env, database_url, tmp_path):
     env.setenv("DATABASE_URL", database_url)
     refused = ivr("report", "--json")
@@ -280,7 +293,7 @@ def test_a_calls_day_is_the_lines_day(env, database_url):
         result = ivr("report", "--json", *args)
         assert result.exit_code == 0, result.output
         data = json.loads(result.output)
-        return data["calls_per_day"], data["calls"]
+        return {day: n["calls"] for day, n in data["per_day"].items()}, data["calls"]
 
     assert per_day() == ({"2026-11-19": 1, "2026-11-20": 1}, 2)  # IVR_TIMEZONE unset
     # --since is a day in the line's time zone too: the 20th starts at 05:00 UTC.

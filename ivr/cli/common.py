@@ -2,6 +2,7 @@
 without the app, the call store's database, and twilio's HTTP seam for tests."""
 
 import logging
+from pathlib import Path
 
 import click
 
@@ -92,9 +93,18 @@ def database_url(settings: Settings) -> str:
 
 
 def open_checked(url):
-    """An engine on a migrated database, or a one-line error."""
+    """An engine on a migrated database, or a one-line error. A SQLite file that does not
+    exist is not made here: reading it would leave an empty file where the line, on its
+    first call, makes and migrates its own."""
+    from sqlalchemy.engine import make_url
+
     from .. import store
 
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+            and not Path(parsed.database).exists():
+        raise click.ClickException(f"no call store at {parsed.database} yet: the line makes it on "
+                                   f"its first call (or set DATABASE_URL to the line's database)")
     try:
         engine = store.create_engine(url)
     except store.StoreError as e:
