@@ -274,6 +274,8 @@ def extras(monkeypatch, no_audio):
     monkeypatch.setenv("IVR_SMS_FROM", "+15005550006")
     monkeypatch.setenv("IVR_AGENT_NUMBER", "+576015555555")
     monkeypatch.delenv("IVR_AGENT_HOURS", raising=False)
+    # Empty turns the holidays off (the default, CO, would close the person on a holiday).
+    monkeypatch.setenv("IVR_HOLIDAYS", "")
     return FakeTwilio()
 
 

@@ -287,7 +287,7 @@ def extras_server(no_audio):
     api = FakeTwilio()
     app = create_app({"TESTING": True, "AUDIO_DIR": str(no_audio), "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
                       "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "SMS_FROM": "+15005550006",
-                      "AGENT_NUMBER": "+576015555555", "TWILIO_HTTP_CLIENT": api,
+                      "AGENT_NUMBER": "+576015555555", "TWILIO_HTTP_CLIENT": api, "HOLIDAYS": "",
                       "WEB_PHONE": True})
     with serving(app) as base:
         yield base, api

@@ -131,7 +131,7 @@ def test_cli_upgrade_then_report_json(env, database_url, tmp_path):
     assert len(refused.output.strip().splitlines()) == 1
 
     done = ivr("db", "upgrade")
-    assert done.exit_code == 0 and "schema at revision 0001" in done.output
+    assert done.exit_code == 0 and "schema at revision 0003" in done.output
     s = store_mod.Store.open(database_url, b"k")
     record_calls(s)
     s.close()

@@ -38,9 +38,9 @@ def rows(store, table=store_mod.turns):
 def test_an_unmigrated_database_is_refused_until_upgraded(database_url):
     with pytest.raises(StoreError, match=r"has no schema: run `ivr db upgrade`"):
         store_mod.check(database_url)
-    assert store_mod.upgrade(database_url) == store_mod.head() == "0001"
+    assert store_mod.upgrade(database_url) == store_mod.head() == "0003"
     store_mod.check(database_url)  # no error now
-    assert store_mod.upgrade(database_url) == "0001"  # twice is harmless
+    assert store_mod.upgrade(database_url) == "0003"  # twice is harmless
 
 
 def test_a_database_at_another_revision_is_refused(database_url):
@@ -48,7 +48,7 @@ def test_a_database_at_another_revision_is_refused(database_url):
     engine = store_mod.create_engine(database_url)
     with engine.begin() as c:
         c.execute(sa.text("UPDATE alembic_version SET version_num = '0000'"))
-    with pytest.raises(StoreError, match=r"at schema revision 0000, not 0001: run `ivr db upgrade`"):
+    with pytest.raises(StoreError, match=r"at schema revision 0000, not 0003: run `ivr db upgrade`"):
         store_mod.check(engine)
     engine.dispose()
 
@@ -446,7 +446,7 @@ def test_workers_starting_together_on_a_new_sqlite_file_all_get_the_schema(tmp_p
                                 stderr=subprocess.PIPE, text=True) for _ in range(4)]
     results = [w.communicate(timeout=60) for w in workers]
     assert [w.returncode for w in workers] == [0] * 4, results
-    assert [out.strip() for out, _ in results] == ["0001"] * 4
+    assert [out.strip() for out, _ in results] == ["0003"] * 4
     store_mod.check(url)
 
 
