@@ -193,7 +193,7 @@ def expired_recordings(engine: Engine, before: datetime) -> list[str]:
     """The recording SIDs of messages older than `before`: what retention deletes on Twilio."""
     with engine.connect() as c:
         return list(c.execute(sa.select(messages.c.recording_sid).where(messages.c.at < before)
-                              .order_by(messages.c.at)).scalars())
+                              .order_by(messages.c.at, messages.c.id)).scalars())
 
 
 def forget(engine: Engine, before: datetime, recordings: list[str]) -> int:
