@@ -355,3 +355,24 @@ def test_the_message_was_left_at_the_callers_step_by_day(person_app):
     counts = inbox.by_day_and_step(app.extensions["ivr"].store.engine, tz=BOGOTA)
     assert counts["messages"] == {today: {"step:2": 1}}
     assert counts["callbacks"] == {today: {"menu": 1}}
+
+
+def test_every_document_of_a_line_with_a_person_validates(person_app, audio_dir):
+    """All the documents made up front (the offer, the messages, the call back, at every step
+    and counter), and those made per call (the <Dial>, the read-back, the whisper), against
+    Twilio's schema; with the committed audio (<Play>) and without it (<Say>)."""
+    from ivr.flow import OFFER, STEP, State
+
+    texts = {"SMS_FROM": "+15005550006"}
+    for app in (person_app(**texts), person_app(AUDIO_DIR=str(audio_dir), **texts)):
+        line = app.extensions["ivr"]
+        documents = line.documents("https://ivr.example.com")
+        assert len(documents) > 1000
+        for document in documents.by_sound.values():
+            assert_valid_twiml(document)
+        state = State(STEP, 3, slow=True)
+        assert_valid_twiml(line.twiml.dial(line.flow.dial(state), "https://ivr.example.com", CALLER))
+        read_back = line.flow.callback_confirm(State(OFFER, 3), "0917")
+        assert_valid_twiml(line.twiml.render(read_back, "https://ivr.example.com"))
+        for step in (None, 0, 1, 8):
+            assert_valid_twiml(line.twiml.whisper(step, "https://ivr.example.com"))
