@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from .flow import RECORD, State, Turn, whisper_prompt
+from .flow import PERSON_PLACES, RECORD, State, Turn, whisper_prompt
 
 TURN_PATH = "/voice/turn"
 DIALED_PATH = "/voice/dialed"
@@ -150,18 +150,33 @@ class Renderer:
         return response.to_xml(xml_declaration=True).encode()
 
 
+def made_later(turn: Turn) -> bool:
+    """A document made when first asked for, not up front: the offer when nobody answers 9,
+    a message, a call back. Few calls reach them, and with their step and counters they are
+    most of the line's documents (bench/documents.py)."""
+    return turn.state is not None and turn.state.at in PERSON_PLACES
+
+
 class Documents:
-    """Every TwiML document the line can answer with, for one base URL, made up front."""
+    """Every TwiML document the line can answer with, for one base URL: made up front, but
+    for the person's offer (`made_later`), made once each on first use."""
 
     def __init__(self, renderer: Renderer, flow, base: str):
         self.base = base
+        self.renderer = renderer
         self.by_sound = {}
         for turn in flow.turns():
-            if turn.sound not in self.by_sound:
+            if turn.sound not in self.by_sound and not made_later(turn):
                 self.by_sound[turn.sound] = renderer.render(turn, base)
 
     def __getitem__(self, turn: Turn) -> bytes:
-        return self.by_sound[turn.sound]
+        found = self.by_sound.get(turn.sound)
+        if found is None:
+            if not made_later(turn):
+                raise KeyError(turn)
+            # Two workers' threads may both make it: the same bytes, one kept.
+            found = self.by_sound.setdefault(turn.sound, self.renderer.render(turn, self.base))
+        return found
 
     def __len__(self) -> int:
         return len(self.by_sound)
