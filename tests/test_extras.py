@@ -217,6 +217,8 @@ def test_outside_the_hours_the_line_says_them_and_offers_the_text(extras, when, 
     ("AGENT_HOURS", "Mon-Fri 8-6", "IVR_AGENT_HOURS"),
     ("TIMEZONE", "Mars/Olympus", "IVR_TIMEZONE"),
     ("SMS_PER_DAY", "lots", "IVR_SMS_PER_DAY"),
+    ("HOLIDAYS", "Narnia", "IVR_HOLIDAYS"),
+    ("CLOSED_DATES", "mañana", "IVR_CLOSED_DATES"),
 ])
 def test_a_malformed_extra_setting_stops_the_app_naming_it(extras, setting, value, problem):
     from ivr.settings import ConfigError

@@ -94,6 +94,7 @@ def test_the_wheel_holds_the_line_as_real_files(wheel):
     assert {f"ivr/line/audio/{name}" for name in shipped} <= names
     assert {"ivr/migrations/env.py", "ivr/migrations/script.py.mako",
             "ivr/migrations/versions/0001_turns_and_statuses.py",
+            "ivr/migrations/versions/0003_messages_callbacks_screenings.py",
             "ivr/templates/phone.html", "ivr/templates/report.html",
             "ivr/static/phone.js", "ivr/static/player.js", "ivr/static/phone.css"} <= names
     with zipfile.ZipFile(wheel) as z:

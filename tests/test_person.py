@@ -219,6 +219,14 @@ def test_the_offer_understands_words(person_app, words, first):
     assert said(app, r.data)[0] == first
 
 
+def test_seven_at_the_offer_texts_the_caller_and_the_offer_stays(person_app, api):
+    app = person_app(SMS_FROM="+15005550006")
+    r = post(app, "/voice/turn?at=offer&step=4", From=CALLER, Digits="7")
+    assert said(app, r.data) == ["sms_sent", "offer_message", "offer_callback", "offer_menu", "menu_sms"]
+    assert assert_valid_twiml(r.data)[0].get("action") == "http://localhost/voice/turn?at=offer&step=4&t=1"
+    assert [m["to"] for m in api.messages] == [CALLER]
+
+
 @pytest.mark.parametrize("caller", ["anonymous", "+266696687", "client:web", "6015550100", ""])
 def test_a_withheld_or_foreign_looking_number_cannot_be_called_back(person_app, caller):
     app = person_app()
