@@ -164,6 +164,7 @@ class Documents:
     def __init__(self, renderer: Renderer, flow, base: str):
         self.base = base
         self.renderer = renderer
+        self.flow = flow
         self.by_sound = {}
         for turn in flow.turns():
             if turn.sound not in self.by_sound and not made_later(turn):
@@ -180,3 +181,9 @@ class Documents:
 
     def __len__(self) -> int:
         return len(self.by_sound)
+
+    def every(self) -> dict:
+        """Every document, sound -> bytes, the offer's made now if not yet (for checks)."""
+        for turn in self.flow.turns():
+            self[turn]
+        return self.by_sound

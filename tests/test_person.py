@@ -375,11 +375,10 @@ def test_every_document_of_a_line_with_a_person_validates(person_app, audio_dir)
     for app in (person_app(**texts), person_app(AUDIO_DIR=str(audio_dir), **texts)):
         line = app.extensions["ivr"]
         documents = line.documents("https://ivr.example.com")
-        up_front = len(documents)
-        for turn in line.flow.turns():  # the offer's documents are made on first use
-            documents[turn]
-        assert len(documents) > up_front > 400
-        for document in documents.by_sound.values():
+        up_front = len(documents)  # the offer's documents are made on first use
+        every = documents.every()
+        assert len(every) == len({t.sound for t in line.flow.turns()}) > up_front > 400
+        for document in every.values():
             assert_valid_twiml(document)
         state = State(STEP, 3, slow=True)
         assert_valid_twiml(line.twiml.dial(line.flow.dial(state), "https://ivr.example.com", CALLER))
