@@ -4,7 +4,7 @@ from flask import Flask
 
 from . import agent as agent_mod
 from . import content as content_mod
-from . import paths, security, sms
+from . import paths, recordings, security, sms
 from . import settings as settings_mod
 from . import store as store_mod
 from .audio import AudioStore
@@ -12,6 +12,7 @@ from .content import ContentError
 from .flow import Flow
 from .line import MAX_BASES, Line, current_line
 from .paths import ROOT
+from .screening import Screenings
 from .settings import ConfigError, Settings
 from .twiml import Renderer
 
@@ -42,10 +43,14 @@ def create_app(test_config=None):
         raise ContentError(
             f"{content.path}: IVR_SMS_FROM is set but the content file has no [sms] text to send")
     audio = AudioStore(settings.audio_dir, content)
+    store = store_mod.open_for(settings, app.instance_path)
     line = app.extensions["ivr"] = Line(
         settings=settings,
         content=content,
-        flow=Flow(content.steps, sms=texter is not None, agent=agent is not None),
+        # With nobody to answer 9: a message needs the call store; a call back, its
+        # number sealed with IVR_SECRET_KEY too.
+        flow=Flow(content.steps, sms=texter is not None, agent=agent is not None,
+                  message=store is not None, callback=bool(store and settings.secret_key)),
         audio=audio,
         twiml=Renderer(content, audio, settings.say_voice, settings.say_language,
                        settings.audio_base_url, agent.number if agent else ""),
@@ -53,7 +58,9 @@ def create_app(test_config=None):
         texter=texter,
         agent=agent,
         sms_limit=sms.DailyLimit(settings.sms_per_day) if texter else None,
-        store=store_mod.open_for(settings, app.instance_path),
+        store=store,
+        screenings=Screenings(store) if agent else None,
+        recordings=recordings.from_settings(settings) if agent and store else None,
     )
     s = audio.summary()
     app.logger.info(
@@ -68,9 +75,10 @@ def create_app(test_config=None):
         # (and, under `ivr serve`, once for all the workers it forks).
         line.documents(line.public_base)
 
-    from . import health, media, report, voice
+    from . import health, media, person, report, voice
 
     app.register_blueprint(voice.bp)
+    app.register_blueprint(person.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(health.bp)
     if line.store and settings.report_password:

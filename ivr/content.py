@@ -16,9 +16,9 @@ SAY_LIMIT = 4096
 PHRASE_LIMIT = 100
 
 _ID = re.compile(r"[a-z][a-z0-9_]{0,39}")
-_STEP = re.compile(r"(paso|resume)_([1-9][0-9]*)")
+_STEP = re.compile(r"(paso|resume|whisper)_([1-9][0-9]*)")
 #: Places of the call where words are heard, and [listen.numbers].
-PLACES = (flow.MENU, flow.PICK, flow.STEP, flow.END, flow.RESUME)
+PLACES = (flow.MENU, flow.PICK, flow.STEP, flow.END, flow.RESUME, flow.OFFER, flow.CALLBACK)
 NUMBERS = "numbers"
 
 
@@ -142,14 +142,15 @@ def parse(data: dict, path: Path) -> Content:
     if steps > flow.MAX_STEPS:
         fail(f"{steps} steps; a caller picks a step with one key, so at most {flow.MAX_STEPS}")
 
-    needed = list(flow.PROMPTS) + [flow.resume_prompt(n) for n in range(1, steps + 1)]
+    needed = list(flow.PROMPTS) + [prompt(n) for n in range(1, steps + 1)
+                                   for prompt in (flow.resume_prompt, flow.whisper_prompt)]
     missing = [pid for pid in needed if pid not in prompts]
     if missing:
         fail(f"missing prompt{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
     for pid in prompts:
         if pid not in needed and not pid.startswith("paso_"):
             fail(f"unknown prompt id {pid!r}: the line never says it (a typo, or a step's "
-                 f"resume_N without its paso_N?)")
+                 f"resume_N or whisper_N without its paso_N?)")
 
     listen = _listen(fail, data.get("listen", {}))
     _check_step_count(fail, prompts, counting, steps, listen.get(NUMBERS))

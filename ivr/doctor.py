@@ -256,7 +256,7 @@ def texts(d: Deployment) -> Finding:
 @check
 def person(d: Deployment) -> Finding:
     try:
-        s = d.subset("agent_number", "agent_hours", "timezone")
+        s = d.subset("agent_number", "agent_hours", "timezone", "holidays", "closed_dates")
         settings_mod.agent_rule(s)
         found = agent.from_settings(s)
     except ConfigError as e:
@@ -264,7 +264,10 @@ def person(d: Deployment) -> Finding:
     if found is None:
         return Finding(OK, "person (9)", "off (IVR_AGENT_NUMBER is not set)")
     hours = f"hours {found.hours} ({found.timezone.key})" if found.hours else "any time"
-    return Finding(OK, "person (9)", f"dials {found.number}, {hours}")
+    closed = [f"{s.holidays} holidays"] if s.holidays else []
+    closed += [day.isoformat() for day in sorted(s.closed_dates)]
+    closed_on = f", closed on {', '.join(closed)}" if closed else ""
+    return Finding(OK, "person (9)", f"dials {found.number}, {hours}{closed_on}")
 
 
 

@@ -4,142 +4,61 @@ No Flask, no TwiML. A call's whole state is a `State`, small enough to travel in
 webhook URLs (`State.query` / `Flow.parse`), so any worker can answer any turn. The
 machine is finite: `Flow.turns()` lists every turn it can give, so the TwiML of each can be
 made once, when the line starts.
+
+The vocabulary (State, Turn, places, keys, prompt ids) is in `ivr.states`; the person part
+(9, and the offer when nobody answers) in `ivr.offer`. This module re-exports both.
 """
 
-import re
 from collections.abc import Iterator, Mapping
-from typing import NamedTuple
 
-#: Prompt ids the flow speaks, besides the steps (paso_N) and resume_N.
-PROMPTS = (
-    "welcome", "intro", "menu", "speech_hint", "menu_sms", "menu_agent", "pick", "pick_wrong",
-    "step_keys", "keys_sms", "keys_agent", "first_step", "conclusion", "closing", "wrong_key",
-    "not_understood", "still_there", "sorry", "bye_silence", "bye_wrong", "goodbye",
-    "sms_sent", "sms_already", "sms_limit", "sms_not_mobile", "sms_failed",
-    "agent_connecting", "agent_no_answer", "agent_closed",
+from .offer import DIAL_OUTCOMES, REASONS, PersonFlow
+from .states import (
+    _COUNT,
+    _STEP_AT,
+    AGENT,
+    AGENT_KEY,
+    CALLBACK,
+    CALLBACK_ASK,
+    CALLBACK_SAVE,
+    END,
+    KEYS,
+    MAX_STEPS,
+    MENU,
+    OFFER,
+    OTHER,
+    PERSON_PLACES,
+    PICK,
+    PROMPTS,
+    RECORD,
+    RESUME,
+    SMS,
+    SMS_KEY,
+    SMS_OUTCOMES,
+    STEP,
+    TIMEOUTS,
+    UNHEARD,
+    State,
+    Turn,
+    key,
+    resume_prompt,
+    step_prompt,
+    whisper_prompt,
 )
-#: A step is chosen with one key.
-MAX_STEPS = 9
 
-MENU, PICK, STEP, END, RESUME = "menu", "pick", "step", "end", "resume"
-
-#: Seconds Twilio waits for a key once the prompts end. A caller on a step is often at the
-#: computer doing it, so steps (and the closing after the last one) wait longest.
-TIMEOUTS = {MENU: 7, PICK: 7, STEP: 10, END: 10, RESUME: 7}
-
-#: Keys of the extras an operator can switch on: a text message, a person.
-SMS_KEY, AGENT_KEY = "7", "9"
-#: What the webhook must do before the flow can go on (Turn.action): send the text
-#: message, or put the caller through to a person.
-SMS, AGENT = "sms", "agent"
-#: How sending the text went (Flow.texted): the prompt the caller hears for each.
-SMS_OUTCOMES = {"sent": "sms_sent", "limit": "sms_limit", "not_mobile": "sms_not_mobile",
-                "failed": "sms_failed"}
-
-#: The keys of a phone's keypad, in its order (the players lay their keypads out from it):
-#: the only input a turn can be about.
-KEYS = "123456789*0#"
-#: What stands for anything else Twilio could send (several keys, garbage): a wrong key.
-OTHER = "?"
-#: Words the line did not understand there (or heard with too little confidence).
-UNHEARD = "~"
-
-_COUNT = re.compile(r"[0-9]")
-_STEP_AT = re.compile(r"[1-9]")
+__all__ = [
+    "AGENT", "AGENT_KEY", "CALLBACK", "CALLBACK_ASK", "CALLBACK_SAVE", "DIAL_OUTCOMES", "END",
+    "KEYS", "MAX_STEPS", "MENU", "OFFER", "OTHER", "PERSON_PLACES", "PICK", "PROMPTS", "REASONS",
+    "RECORD", "RESUME", "SMS", "SMS_KEY", "SMS_OUTCOMES", "STEP", "TIMEOUTS", "UNHEARD", "Flow",
+    "State", "Turn", "key", "resume_prompt", "step_prompt", "whisper_prompt",
+]
 
 
-def key(digits: str | None) -> str | None:
-    """The key a webhook's Digits mean: None for silence, OTHER for anything not one key."""
-    if not digits:
-        return None
-    return digits if len(digits) == 1 and digits in KEYS else OTHER
-
-
-def step_prompt(n: int) -> str:
-    """The prompt id of guide step n."""
-    return f"paso_{n}"
-
-
-def resume_prompt(n: int) -> str:
-    """The prompt id that tells a returning caller they had reached step n."""
-    return f"resume_{n}"
-
-
-# State and Turn are named tuples: made on every webhook, and tuples are the cheapest
-# immutable, hashable records Python has.
-class State(NamedTuple):
-    """Where the caller is, how many silences / wrong keys in a row so far, and whether the
-    caller asked for the slow voice."""
-
-    at: str = MENU
-    step: int = 0
-    silences: int = 0
-    wrongs: int = 0
-    slow: bool = False
-    #: The text message was sent during this call (once per call).
-    texted: bool = False
-
-    def query(self) -> dict[str, str]:
-        """The state as URL query parameters (zero counters and flags off left out)."""
-        if self.at == STEP:
-            q = {"at": str(self.step)}
-        elif self.at == RESUME:
-            q = {"at": RESUME, "step": str(self.step)}
-        else:
-            q = {"at": self.at}
-        if self.silences:
-            q["s"] = str(self.silences)
-        if self.wrongs:
-            q["w"] = str(self.wrongs)
-        if self.slow:
-            q["slow"] = "1"
-        if self.texted:
-            q["t"] = "1"
-        return q
-
-    @property
-    def where(self) -> str:
-        """The place as logs and reports name it: menu, pick, step:4, end or resume:4."""
-        if self.at in (STEP, RESUME):
-            return f"{self.at}:{self.step}" if self.at == RESUME else f"step:{self.step}"
-        return self.at
-
-
-class Turn(NamedTuple):
-    """What the caller hears now, then where the call waits for a key.
-
-    `state` None means the call ends after the prompts. `action` names what the caller's
-    input did (repeat, next, wrong...), for logs and reports; `sound` is the rest, all that
-    the TwiML depends on.
-    """
-
-    prompts: tuple[str, ...]
-    state: State | None
-    action: str = ""
-
-    @property
-    def sound(self) -> tuple:
-        return self.prompts, self.state
-
-    @property
-    def timeout(self) -> int:
-        return TIMEOUTS[self.state.at] if self.state else 0
-
-    @property
-    def slow(self) -> bool:
-        """Prompts are spoken slowly: the caller asked for it and has not undone it."""
-        return bool(self.state and self.state.slow)
-
-    @property
-    def where(self) -> str:
-        return self.state.where if self.state else "hangup"
-
-
-class Flow:
+class Flow(PersonFlow):
     """The line's call flow for a guide of `steps` steps, with the extras switched on."""
 
     def __init__(self, steps: int, max_silences: int = 3, max_wrongs: int = 3,
-                 sms: bool = False, agent: bool = False):
+                 sms: bool = False, agent: bool = False, message: bool = False,
+                 callback: bool = False):
         if not 1 <= steps <= MAX_STEPS:
             raise ValueError(f"steps must be 1..{MAX_STEPS}")
         self.steps = steps
@@ -147,9 +66,16 @@ class Flow:
         self.max_wrongs = max_wrongs
         self.sms = sms
         self.agent = agent
+        #: When nobody answers 9: a message can be left (the call store keeps it), a call
+        #: back asked for (its number sealed with IVR_SECRET_KEY).
+        self.message = agent and message
+        self.callback = agent and callback
         #: The main menu, and the keys reminded on a step, with the extras that are on.
         self.menu = ("menu",) + ("menu_sms",) * sms + ("menu_agent",) * agent
         self.step_keys = ("step_keys",) + ("keys_sms",) * sms + ("keys_agent",) * agent
+        #: The offer when nobody answers: a message, a call back, the menu, the text.
+        self.offer = (("offer_message",) * self.message + ("offer_callback",) * self.callback
+                      + ("offer_menu",) + ("menu_sms",) * sms)
 
     def start(self, resume_at: int | None = None) -> Turn:
         """A new call: welcome, then the main menu; or, for a caller who hung up on step
@@ -195,6 +121,9 @@ class Flow:
         step = query.get("step", "")
         if at == RESUME and _STEP_AT.fullmatch(step) and int(step) <= self.steps:
             return State(RESUME, int(step), *flags)
+        if at in PERSON_PLACES and self.agent and (
+                step == "" or _STEP_AT.fullmatch(step) and int(step) <= self.steps):
+            return State(at, int(step or 0), *flags)
         return None
 
     def next(self, state: State, key: str | None) -> Turn:
@@ -208,13 +137,14 @@ class Flow:
             if key == "1":
                 return self._step(state.step, slow, texted, "resume")
             return self._menu(slow, texted)
-        if state.at in (MENU, STEP):
-            if key == SMS_KEY and self.sms:
-                if texted:
-                    return self._stay(state, "sms_already", "sms_already")
-                return Turn((), state, SMS)
-            if key == AGENT_KEY and self.agent:
-                return Turn((), state, AGENT)
+        if state.at in (MENU, STEP, OFFER) and key == SMS_KEY and self.sms:
+            if texted:
+                return self._stay(state, "sms_already", "sms_already")
+            return Turn((), state, SMS)
+        if state.at in (MENU, STEP) and key == AGENT_KEY and self.agent:
+            return Turn((), state, AGENT)
+        if state.at in PERSON_PLACES:
+            return self._person_next(state, key)
         if state.at == MENU:
             if key == "1":
                 return self._step(1, slow, texted, "step")
@@ -259,27 +189,12 @@ class Flow:
         return self._stay(state._replace(texted=state.texted or outcome == "sent"),
                           SMS_OUTCOMES[outcome], "sms_sent" if outcome == "sent" else "sms_failed")
 
-    def agent_closed(self, state: State) -> Turn:
-        """Nobody answers at this hour: say when to call, offer the text message."""
-        return self._stay(state, "agent_closed", "agent_closed")
-
-    def dial(self, state: State) -> Turn:
-        """Put the caller through to a person; the call comes back (`after_dial`) if nobody
-        answers. The TwiML is a <Dial>, made with the caller's number."""
-        return Turn(("agent_connecting",), state, "agent")
-
-    def after_dial(self, state: State, answered: bool) -> Turn:
-        """Back from the person: after a conversation the call ends; if nobody answered,
-        the caller hears so and gets the main menu."""
-        if answered:
-            return Turn(("goodbye",), None, "dialed")
-        return Turn(("agent_no_answer", *self.menu),
-                    State(MENU, slow=state.slow, texted=state.texted), "dialed")
-
     def states(self) -> Iterator[State]:
         """Every state a call can be in."""
         places = [(MENU, 0), (PICK, 0), (END, 0)] + [
             (at, n) for at in (STEP, RESUME) for n in range(1, self.steps + 1)]
+        if self.agent:
+            places += [(at, n) for at in PERSON_PLACES for n in range(self.steps + 1)]
         for at, step in places:
             for silences in range(self.max_silences):
                 for wrongs in range(self.max_wrongs):
@@ -289,7 +204,8 @@ class Flow:
 
     def turns(self) -> Iterator[Turn]:
         """Every turn the flow can give whose TwiML depends on nothing but the turn (with
-        repeats): what the line must be able to say. <Dial> turns are left out."""
+        repeats): what the line must be able to say. <Dial> turns (they hold the caller's
+        number) and the read-back of a call-back number (its digits) are left out."""
         yield self.start()
         for n in range(1, self.steps + 1):
             yield self.start(resume_at=n)
@@ -297,18 +213,16 @@ class Flow:
         for s in range(self.max_silences):
             yield self.failed({"s": str(s)})
         for state in self.states():
-            for k in (None, OTHER, UNHEARD, *KEYS):
-                turn = self.next(state, k)
-                if turn.action not in (SMS, AGENT):
-                    yield turn
-            if state.at in (MENU, STEP):  # where 7 and 9 are heard
-                if self.sms:
-                    for outcome in SMS_OUTCOMES:
-                        yield self.texted(state, outcome)
-                if self.agent:
-                    yield self.agent_closed(state)
-                    yield self.after_dial(state, answered=True)
-                    yield self.after_dial(state, answered=False)
+            if state.at != RECORD:  # its document is a <Record>: no key comes back to it
+                for k in (None, OTHER, UNHEARD, *KEYS):
+                    turn = self.next(state, k)
+                    if turn.action not in (SMS, AGENT, CALLBACK_ASK, CALLBACK_SAVE):
+                        yield turn
+            if state.at in (MENU, STEP, OFFER) and self.sms:  # where 7 is heard
+                for outcome in SMS_OUTCOMES:
+                    yield self.texted(state, outcome)
+            if self.agent:
+                yield from self._person_turns(state)
 
     def _menu(self, slow: bool, texted: bool) -> Turn:
         return Turn(self.menu, State(MENU, slow=slow, texted=texted), "menu")
@@ -318,7 +232,8 @@ class Flow:
                     action)
 
     def _reminder(self, at: str) -> tuple[str, ...]:
-        return {MENU: self.menu, PICK: ("pick",), STEP: self.step_keys, END: ("closing",)}[at]
+        return {MENU: self.menu, PICK: ("pick",), STEP: self.step_keys, END: ("closing",),
+                OFFER: self.offer, CALLBACK: ("callback_keys",)}[at]
 
     def _stay(self, state: State, notice: str, action: str) -> Turn:
         """A notice, then the keys of the same place again: the caller has not moved."""

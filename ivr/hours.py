@@ -9,8 +9,12 @@ Days are Mon Tue Wed Thu Fri Sat Sun (any case); a range may wrap (Sat-Mon). Tim
 entries (Mon-Fri 08:00-12:00, Mon-Fri 14:00-18:00). A window past midnight is two entries:
 Fri 22:00-24:00, Sat 00:00-02:00.
 
-Pure data and arithmetic: `parse_windows` raises ValueError, and the settings module turns
-that into the error that names the setting.
+Closed days: the public holidays of IVR_HOLIDAYS (a country the `holidays` package knows,
+CO by default) and the dates of IVR_CLOSED_DATES (`2026-12-24, 2026-12-31`), judged on the
+line's wall clock like the hours.
+
+Pure data and arithmetic: the parsers raise ValueError, and the settings module turns that
+into the error that names the setting.
 """
 
 import re
@@ -27,6 +31,7 @@ _ENTRY = re.compile(
     re.IGNORECASE,
 )
 EXAMPLE = "Mon-Fri 08:00-18:00, Sat 08:00-12:00"
+DATES_EXAMPLE = "2026-12-24, 2026-12-31"
 
 
 @dataclass(frozen=True)
@@ -127,3 +132,46 @@ class Hours:
 
     def __str__(self) -> str:
         return ", ".join(str(w) for w in self.windows)
+
+
+# -- closed days ------------------------------------------------------------------------------
+
+def parse_country(code: str) -> str:
+    """'' (no holidays) or a country code the `holidays` package knows (CO, ES, MX...), in
+    capitals; ValueError otherwise."""
+    code = code.strip().upper()
+    if not code:
+        return ""
+    import holidays
+
+    if code not in holidays.list_supported_countries():
+        raise ValueError(f"must be a country code the holidays package knows (CO, MX, ES...) "
+                         f"or empty for none, not {code!r}")
+    return code
+
+
+def country_holidays(code: str):
+    """The public holidays of country `code` ('' or None: none), as the `holidays` package
+    gives them: a mapping of dates, each year computed when first asked about (Colombia moves
+    many holidays to the following Monday, so the dates change from year to year)."""
+    if not code:
+        return None
+    import holidays
+
+    return holidays.country_holidays(code)
+
+
+def parse_dates(text: str) -> frozenset[date]:
+    """IVR_CLOSED_DATES: comma-separated YYYY-MM-DD ('' for none); ValueError says which
+    entry is wrong."""
+    found = set()
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry and not text.strip():
+            continue
+        try:
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", entry):
+                raise ValueError
+            found.add(date.fromisoformat(entry))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not a date YYYY-MM-DD (several: {DATES_EXAMPLE!r})") from None
+    return frozenset(found)

@@ -19,6 +19,7 @@ from .agent import Agent
 from .audio import AudioStore
 from .content import Content
 from .flow import UNHEARD, Flow, State, key
+from .screening import Screenings
 from .settings import Settings
 from .store import Store, StoreError
 from .twiml import Documents, Renderer
@@ -45,6 +46,10 @@ class Line:
     sms_limit: sms.DailyLimit | None = None
     #: The call store (None when off): records every turn, remembers returning callers.
     store: Store | None = None
+    #: How persons answered the whispers of screened transfers (with a person on).
+    screenings: Screenings | None = None
+    #: Deletes recordings too short to be messages (None without TWILIO_ACCOUNT_SID).
+    recordings: object = None
     _documents: dict[str, Documents] = field(default_factory=dict, repr=False)
     # Threaded workers may make a base URL's documents at once: one at a time.
     _documents_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -172,6 +172,22 @@ def language(value) -> str:
     return found
 
 
+def country(value) -> str:
+    """'' (none) or a country whose public holidays close the person (ivr.hours)."""
+    try:
+        return hours.parse_country(text(value))
+    except ValueError as e:
+        raise Invalid(str(e)) from None
+
+
+def dates(value) -> frozenset:
+    """'' or comma-separated days YYYY-MM-DD (ivr.hours)."""
+    try:
+        return hours.parse_dates(text(value))
+    except ValueError as e:
+        raise Invalid(str(e)) from None
+
+
 def path(default: Callable[[], Path]) -> Callable[[Any], Path]:
     """A file or folder; unset, the line's own."""
     return lambda value: Path(text(value)) if text(value) else default()
@@ -183,10 +199,12 @@ def anything(value):
 
 # -- the settings ----------------------------------------------------------------------------
 
-def spec(default, parse, doc: str, env: str | None = None) -> Any:
+def spec(default, parse, doc: str, env: str | None = None, blank: bool = False) -> Any:
     """A setting's field: its default (as the environment would give it), parser, meaning,
-    and environment name (default IVR_<NAME>)."""
-    return field(metadata={"default": default, "parse": parse, "doc": doc, "env": env})
+    and environment name (default IVR_<NAME>). `blank`: an empty value in the environment is
+    a value (it turns the setting off), not an unset one."""
+    return field(metadata={"default": default, "parse": parse, "doc": doc, "env": env,
+                           "blank": blank})
 
 
 @dataclass(frozen=True)
@@ -244,6 +262,12 @@ class Settings:
                               f"`{hours.EXAMPLE}` (unset: any time)")
     timezone: ZoneInfo = spec(DEFAULT_TIMEZONE, zone, "the line's time zone (hours, report "
                               "days, text limits)")
+    holidays: str = spec("CO", country, "nobody answers 9 on this country's public holidays "
+                         "(empty: none)", blank=True)
+    closed_dates: frozenset = spec("", dates, "nor on these days, e.g. "
+                                   f"`{hours.DATES_EXAMPLE}`")
+    #: The line's clock, a function giving an aware datetime (None: the real one): tests fix it.
+    clock: Any = spec(None, anything, "", env="-")
     #: Twilio's HTTP seam (a twilio.http.HttpClient): tests answer as Twilio's API does.
     twilio_http_client: Any = spec(None, anything, "", env="-")
 
@@ -390,6 +414,7 @@ def from_environment() -> dict:
     config = {"ENV_FILE": found}
     for f in fields(Settings):
         name = env_name(f)
-        if name != "-" and os.environ.get(name, "") != "":
+        if name != "-" and (os.environ.get(name, "") != ""
+                            or (f.metadata["blank"] and name in os.environ)):
             config[key(f)] = os.environ[name]
     return config

@@ -9,13 +9,28 @@ from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from .flow import State, Turn
+from .flow import PERSON_PLACES, RECORD, State, Turn, whisper_prompt
 
 TURN_PATH = "/voice/turn"
 DIALED_PATH = "/voice/dialed"
+#: The person's leg of a screened transfer (<Number url>) and the whisper's answer.
+WHISPER_PATH = "/voice/whisper"
+WHISPERED_PATH = "/voice/whispered"
+#: A message: the <Record action>, and Twilio's recording status callback.
+RECORDED_PATH = "/voice/recorded"
+RECORDING_PATH = "/voice/recording"
 AUDIO_PATH = "/audio/"
 #: Seconds a person's phone rings before the caller hears that nobody answered.
 DIAL_TIMEOUT = 25
+#: A message lasts at most 2 minutes; # ends it (<Record finishOnKey> is every key by
+#: default: https://www.twilio.com/docs/voice/twiml/record#attributes-finishonkey).
+MESSAGE_SECONDS, MESSAGE_END_KEY = 120, "#"
+#: Twilio reports a message's recording when it is ready, and when nothing was recorded
+#: ("absent": silence, or too short), so an empty one is never waited for
+#: (https://www.twilio.com/docs/voice/twiml/record#attributes-recording-status-callback-event).
+RECORDING_EVENTS = "completed absent"
+#: Seconds the person has to press 1 once the whisper has been said.
+WHISPER_TIMEOUT = 6
 #: How much slower <Say> speaks in slow mode, when a prompt has no slow audio file.
 SLOW_RATE = "75%"
 
@@ -61,6 +76,8 @@ class Renderer:
                 self.speak(response, prompt_id, base)
             response.hangup()
             return response.to_xml(xml_declaration=True).encode()
+        if turn.state.at == RECORD:
+            return self.record(turn, base)
         url = turn_url(base, turn.state)
         speech = self.content.speech
         heard = self.content.listen.get(turn.state.at)
@@ -84,32 +101,94 @@ class Renderer:
         return response.to_xml(xml_declaration=True).encode()
 
 
-    def dial(self, turn: Turn, base: str, caller: str | None) -> bytes:
-        """The <Dial> that puts the caller through to a person; the agent sees `caller`
-        (the caller's own number) when there is one."""
+    def record(self, turn: Turn, base: str) -> bytes:
+        """A message: the prompt, then <Record> (a beep, at most MESSAGE_SECONDS, # ends it).
+        Twilio requests the action when something was recorded, and goes on to the next verb
+        when the recording is empty ("There is one exception: if Twilio receives an empty
+        recording, it will not make a request to the action URL",
+        https://www.twilio.com/docs/voice/twiml/record#attributes-action): the <Redirect>
+        to the same URL, without a recording, tells the line nothing was heard."""
         response = VoiceResponse()
         for prompt_id in turn.prompts:
             self.speak(response, prompt_id, base, turn.slow)
+        query = urlencode(turn.state.query())
+        action = f"{base}{RECORDED_PATH}?{query}"
+        response.record(
+            action=action, method="POST", max_length=MESSAGE_SECONDS, play_beep=True,
+            finish_on_key=MESSAGE_END_KEY, timeout=turn.timeout,
+            recording_status_callback=f"{base}{RECORDING_PATH}?{query}",
+            recording_status_callback_method="POST", recording_status_callback_event=RECORDING_EVENTS,
+        )
+        response.redirect(action, method="POST")
+        return response.to_xml(xml_declaration=True).encode()
+
+    def dial(self, turn: Turn, base: str, caller: str | None) -> bytes:
+        """The <Dial> that puts the caller through to a person; the agent sees `caller`
+        (the caller's own number) when there is one. The transfer is screened: before the
+        two are bridged, the person hears the whisper (<Number url>, run on their leg once
+        they answer: https://www.twilio.com/docs/voice/twiml/number#attributes-url)."""
+        response = VoiceResponse()
+        for prompt_id in turn.prompts:
+            self.speak(response, prompt_id, base, turn.slow)
+        query = urlencode(turn.state.query())
         dial = response.dial(
             caller_id=caller or None, timeout=DIAL_TIMEOUT, method="POST",
-            action=f"{base}{DIALED_PATH}?{urlencode(turn.state.query())}",
+            action=f"{base}{DIALED_PATH}?{query}",
         )
-        dial.number(self.agent_number)
+        dial.number(self.agent_number, url=f"{base}{WHISPER_PATH}?{query}", method="POST")
+        return response.to_xml(xml_declaration=True).encode()
+
+    def whisper(self, step: int | None, base: str) -> bytes:
+        """What the person hears before taking a call: the line's name and where the caller
+        was (`step`; 0 the menu, None not known), never the caller's number; then 1 takes the
+        call. No key (or their voicemail) reaches the <Hangup/>, so nobody who did not press
+        1 is ever bridged."""
+        response = VoiceResponse()
+        # finishOnKey empty, as on every <Gather> of the line: every key the person presses
+        # reaches /whispered, which takes the call on 1 only.
+        gather = response.gather(input="dtmf", num_digits=1, timeout=WHISPER_TIMEOUT,
+                                 finish_on_key="", action=f"{base}{WHISPERED_PATH}", method="POST")
+        where = () if step is None else (whisper_prompt(step) if step else "whisper_menu",)
+        for prompt_id in ("whisper", *where, "whisper_take"):
+            self.speak(gather, prompt_id, base)
+        response.hangup()
         return response.to_xml(xml_declaration=True).encode()
 
 
+def made_later(turn: Turn) -> bool:
+    """A document made when first asked for, not up front: the offer when nobody answers 9,
+    a message, a call back. Few calls reach them, and with their step and counters they are
+    most of the line's documents (bench/documents.py)."""
+    return turn.state is not None and turn.state.at in PERSON_PLACES
+
+
 class Documents:
-    """Every TwiML document the line can answer with, for one base URL, made up front."""
+    """Every TwiML document the line can answer with, for one base URL: made up front, but
+    for the person's offer (`made_later`), made once each on first use."""
 
     def __init__(self, renderer: Renderer, flow, base: str):
         self.base = base
+        self.renderer = renderer
+        self.flow = flow
         self.by_sound = {}
         for turn in flow.turns():
-            if turn.sound not in self.by_sound:
+            if turn.sound not in self.by_sound and not made_later(turn):
                 self.by_sound[turn.sound] = renderer.render(turn, base)
 
     def __getitem__(self, turn: Turn) -> bytes:
-        return self.by_sound[turn.sound]
+        found = self.by_sound.get(turn.sound)
+        if found is None:
+            if not made_later(turn):
+                raise KeyError(turn)
+            # Two workers' threads may both make it: the same bytes, one kept.
+            found = self.by_sound.setdefault(turn.sound, self.renderer.render(turn, self.base))
+        return found
 
     def __len__(self) -> int:
         return len(self.by_sound)
+
+    def every(self) -> dict:
+        """Every document, sound -> bytes, the offer's made now if not yet (for checks)."""
+        for turn in self.flow.turns():
+            self[turn]
+        return self.by_sound

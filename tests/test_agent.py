@@ -163,3 +163,82 @@ def test_without_hours_the_agent_is_always_there():
 def test_bad_settings_name_the_setting(config, message):
     with pytest.raises(ConfigError, match=message):
         agent_settings(config)
+
+
+# -- closed days: public holidays (IVR_HOLIDAYS) and IVR_CLOSED_DATES ---------------------------
+
+def closed_agent(**config):
+    return agent_settings({"AGENT_NUMBER": "+576015555555", "AGENT_HOURS": "Mon-Sat 08:00-18:00",
+                           **config})
+
+
+# Fixed days of 2026, never a count: Colombia moves most holidays to the next Monday (the
+# Emiliani law), so which weekday a holiday falls on changes every year.
+@pytest.mark.parametrize("day, why", [
+    ("2026-12-08 10:00", agent.HOLIDAY),  # a Tuesday: the Immaculate Conception stays put
+    ("2026-11-16 10:00", agent.HOLIDAY),  # Monday: Cartagena's independence (11 Nov), moved
+    ("2026-11-11 10:00", None),           # the Wednesday it moved from: open
+    ("2026-12-09 10:00", None),
+    ("2026-12-25 10:00", agent.HOLIDAY),  # Christmas, a Friday
+    ("2026-12-26 10:00", None),           # Saturday morning: open
+])
+def test_colombian_holidays_close_the_person_by_default(day, why):
+    assert closed_agent().closed(at(day)) == why
+
+
+def test_the_day_is_the_lines_own_not_utc():
+    a = closed_agent()
+    # 2026-12-08 03:00 UTC is still Monday 7 December, 22:00 in Bogotá: no holiday there.
+    assert a.closed(datetime(2026, 12, 8, 3, 0, tzinfo=UTC)) == agent.HOURS
+    # 2026-12-09 04:00 UTC is 23:00 on the 8th in Bogotá: the holiday.
+    assert a.closed(datetime(2026, 12, 9, 4, 0, tzinfo=UTC)) == agent.HOLIDAY
+
+
+def test_another_country_or_none():
+    # 16 Sep 2026 is Mexico's independence day, a working Wednesday in Colombia.
+    assert closed_agent(HOLIDAYS="MX").closed(at("2026-09-16 10:00")) == agent.HOLIDAY
+    assert closed_agent().closed(at("2026-09-16 10:00")) is None
+    assert closed_agent(HOLIDAYS="mx").holidays is not None  # any case
+    assert closed_agent(HOLIDAYS="").closed(at("2026-12-08 10:00")) is None
+
+
+def test_closed_dates_close_the_person_on_those_days_only():
+    a = closed_agent(CLOSED_DATES="2026-12-24, 2026-12-31")
+    assert a.closed(at("2026-12-24 09:00")) == agent.CLOSED_DAY
+    assert a.closed(at("2026-12-31 17:00")) == agent.CLOSED_DAY
+    assert a.closed(at("2026-12-23 09:00")) is None
+    # A holiday that is also a closed date says it is a holiday.
+    assert closed_agent(CLOSED_DATES="2026-12-25").closed(at("2026-12-25 09:00")) == agent.HOLIDAY
+    # Without opening hours the person answers any time of an open day, never on a closed one.
+    always = agent_settings({"AGENT_NUMBER": "+576015555555", "CLOSED_DATES": "2026-12-24"})
+    assert always.closed(at("2026-12-24 03:00")) == agent.CLOSED_DAY
+    assert always.closed(at("2026-12-23 03:00")) is None
+
+
+def test_the_clock_setting_is_the_agents_clock():
+    a = closed_agent(CLOCK=lambda: at("2026-12-08 10:00"))
+    assert a.closed() == agent.HOLIDAY and not a.is_open()
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"HOLIDAYS": "Colombia"}, "^IVR_HOLIDAYS must be a country code the holidays package knows"),
+    ({"HOLIDAYS": "XX"}, "^IVR_HOLIDAYS must be a country code"),
+    ({"CLOSED_DATES": "24/12/2026"}, r"^IVR_CLOSED_DATES: '24/12/2026' is not a date YYYY-MM-DD"),
+    ({"CLOSED_DATES": "2026-12-24,"}, r"^IVR_CLOSED_DATES: '' is not a date"),
+    ({"CLOSED_DATES": "2026-02-30"}, r"^IVR_CLOSED_DATES: '2026-02-30' is not a date"),
+    ({"CLOSED_DATES": "2026-1-5"}, r"^IVR_CLOSED_DATES: '2026-1-5' is not a date"),
+])
+def test_malformed_closed_days_name_the_setting(config, message):
+    with pytest.raises(ConfigError, match=message):
+        closed_agent(**config)
+
+
+def test_an_empty_holidays_variable_turns_them_off(monkeypatch):
+    """IVR_HOLIDAYS= in the environment (or .env) means none, not the default CO."""
+    from ivr.settings import from_environment
+
+    monkeypatch.setenv("IVR_HOLIDAYS", "")
+    monkeypatch.setenv("IVR_AGENT_NUMBER", "+576015555555")
+    assert read(**from_environment()).holidays == ""
+    monkeypatch.delenv("IVR_HOLIDAYS")
+    assert read(**from_environment()).holidays == "CO"

@@ -304,6 +304,8 @@ def extras(monkeypatch, no_audio):
     monkeypatch.setenv("IVR_SMS_FROM", "+15005550006")
     monkeypatch.setenv("IVR_AGENT_NUMBER", "+576015555555")
     monkeypatch.delenv("IVR_AGENT_HOURS", raising=False)
+    # Empty turns the holidays off (the default, CO, would close the person on a holiday).
+    monkeypatch.setenv("IVR_HOLIDAYS", "")
     return FakeTwilio()
 
 
@@ -312,7 +314,7 @@ def call_with(api, keys):
 
 
 def test_ivr_call_shows_the_text_sent_and_the_person_dialled(extras):
-    result = call_with(extras, "7,9,dial:busy,9,dial:completed")
+    result = call_with(extras, "7,9,dial:busy,0,9,dial:completed")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     # Key 7: the text went out through Twilio's Messages API, to the caller's own number.
@@ -320,14 +322,22 @@ def test_ivr_call_shows_the_text_sent_and_the_person_dialled(extras):
     assert lines[sent].startswith("LINE  [sms_sent] Listo: te mandamos un mensaje de texto")
     [message] = extras.messages
     assert (message["to"], message["from"]) == ("+573001234567", "+15005550006")
-    # Key 9: the <Dial> to the person, the caller's number as caller id; busy brings the
-    # menu back, an answered call ends with the goodbye.
+    # Key 9: the <Dial> to the person, the caller's number as caller id; busy: why, and the
+    # offer (a message, a call back: this in-process call has a throwaway store of its own);
+    # a person who takes the call after the whisper: the goodbye.
     assert lines.count("DIAL  +576015555555 (caller id +573001234567)") == 2
     busy = lines.index("DIAL  (busy)")
     assert lines[busy - 1] == "DIAL  +576015555555 (caller id +573001234567)"
-    assert lines[busy + 1].startswith("LINE  [agent_no_answer]")
-    assert lines[busy + 2].startswith("LINE  [menu]")
+    assert [line.split("]")[0] for line in lines[busy + 1:busy + 6]] == [
+        "LINE  [agent_busy", "LINE  [offer_message", "LINE  [offer_callback", "LINE  [offer_menu",
+        "LINE  [menu_sms"]
     done = lines.index("DIAL  (completed, 60 s)")
+    assert lines[done - 4:done] == [
+        "PERSON hears [whisper] Llamada de la Línea Alcanos.",
+        "PERSON hears [whisper_menu] La persona estaba en el menú principal.",
+        "PERSON hears [whisper_take] Para tomar la llamada, marcá uno.",
+        "PERSON takes the call (1)",
+    ]
     assert lines[done + 1].startswith("LINE  [goodbye]")
     assert lines[-1] == "END   the line hung up"
 
@@ -342,9 +352,28 @@ def test_a_dial_with_no_entry_is_no_answer_and_the_call_goes_on(extras):
     assert lines[-1] == "END   the caller hung up"
 
 
+def test_ivr_call_leaves_a_message_nobody_keeps(extras, tmp_path, monkeypatch):
+    """An in-process call is a trial: its message goes to a store thrown away after it."""
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    result = call_with(extras, "9,dial:declined,1,record:14")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "PERSON does not take the call" in lines and "DIAL  (completed, 5 s)" in lines
+    beep = lines.index("LINE  (beep)")
+    assert lines[beep - 2:beep] == ["KEYS  1", lines[beep - 1]] and "[record_prompt]" in lines[beep - 1]
+    assert lines[beep + 1] == "SAYS  (a message: 14 s)"
+    assert lines[beep + 2].startswith("LINE  [record_thanks] Gracias, recibimos tu mensaje.")
+    # Nothing written where the command ran, nor in the line's instance folder.
+    assert list(here.iterdir()) == [] and not (tmp_path / "instance").exists()
+
+
 @pytest.mark.parametrize("keys, message", [
     ("9,dial:ringing", "--keys: 'dial:ringing': after 'dial:' comes one of no-answer, completed"),
     ("dial:busy", "the script says dial:busy where the line waits for keys, not at a <Dial>"),
+    ("9,record:soon", "--keys: 'record:soon': after 'record:' comes the seconds spoken, like record:14"),
+    ("record:14", "the script says record:14 where the line waits for keys, not at a <Record>"),
 ])
 def test_dial_entries_are_checked(extras, keys, message):
     result = call_with(extras, keys)

@@ -155,9 +155,10 @@ def refused(path) -> str:
 
 
 def without_step_8(text):
-    """The content with its last step (and its resume prompt) removed."""
-    text = re.sub(r"\[prompts\.paso_8\]\n(?:(?!\[).*\n)*", "", text)
-    return re.sub(r"\[prompts\.resume_8\]\n(?:(?!\[).*\n)*", "", text)
+    """The content with its last step (and its resume and whisper prompts) removed."""
+    for pid in ("paso_8", "resume_8", "whisper_8"):
+        text = re.sub(rf"\[prompts\.{pid}\]\n(?:(?!\[).*\n)*", "", text)
+    return text
 
 
 def test_a_prompt_that_counts_the_steps_must_match_them(tmp_path):

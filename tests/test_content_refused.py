@@ -37,7 +37,7 @@ def prompts(d):
 
 
 def drop_step_8(d):
-    del d["prompts"]["paso_8"], d["prompts"]["resume_8"]
+    del d["prompts"]["paso_8"], d["prompts"]["resume_8"], d["prompts"]["whisper_8"]
 
 
 CASES = [
@@ -82,7 +82,7 @@ CASES = [
      "missing prompts welcome, goodbye, resume_3"),
     (lambda d: prompts(d).update(wellcome={"text": "x"}),
      "unknown prompt id 'wellcome': the line never says it (a typo, or a step's resume_N "
-     "without its paso_N?)"),
+     "or whisper_N without its paso_N?)"),
     (drop_step_8,
      "prompt 'pick' counts the steps, but its text does not say 7 (the number of steps) as its "
      "highest number: 'Marcá el número del paso, del 1 al 8, o 0 para volver al menú.'"),
@@ -133,7 +133,7 @@ CASES = [
                       ("phone_call", "es-419"), ("phone_call", "es-CO"), ("nova", "es"))],
     (lambda d: d.update(listen=["x"]), "[listen] must hold tables like [listen.step]"),
     (lambda d: d["listen"].update(pik={}),
-     "[listen.pik]: no such place (use menu, pick, step, end, resume or numbers)"),
+     "[listen.pik]: no such place (use menu, pick, step, end, resume, offer, callback or numbers)"),
     (lambda d: d["listen"].update(pick=["volver"]),
      "[listen.pick] must map keys to lists of phrases, like \"1\" = [\"repetir\"]"),
     (lambda d: d["listen"]["step"].update(x=["y"]),
@@ -182,7 +182,7 @@ def test_what_loads_is_what_the_file_says():
     assert content.sms == "Un mensaje."
     assert list(content.prompts) == list(SHIPPED["prompts"])
     assert content.speech == Speech("es-419", "numbers_and_commands", 0.4, timeout=2)
-    assert set(content.listen) == {"menu", "pick", "step", "end", "resume"}
+    assert set(content.listen) == {"menu", "pick", "step", "end", "resume", "offer", "callback"}
 
 
 def test_what_may_be_left_out():
@@ -195,7 +195,7 @@ def test_what_may_be_left_out():
     content = parse(data, PATH)
     assert content.speech == Speech() == Speech("es-419", "numbers_and_commands", 0.4, timeout=2)
     assert content.sms == ""
-    assert set(content.listen) == {"menu", "pick", "step", "end", "resume"}
+    assert set(content.listen) == {"menu", "pick", "step", "end", "resume", "offer", "callback"}
     assert content.listen["step"].key("siguiente") is None
 
 

@@ -119,11 +119,21 @@ def test_a_good_deployment(good, monkeypatch):
     assert found["audio"][0] == "OK"
     assert found["web phone"] == ("OK", "off")
     assert found["texts (7)"] == ("OK", "from +15005550006")
-    assert found["person (9)"] == ("OK", "dials +576015555555, hours Mon-Fri 08:00-18:00 (America/Bogota)")
+    assert found["person (9)"] == ("OK", "dials +576015555555, hours Mon-Fri 08:00-18:00 (America/Bogota), "
+                                         "closed on CO holidays")
     assert found["call store"][0] == "OK" and "one machine only" in found["call store"][1]
     assert found["twilio alerts"] == ("OK", f"in the last 24 h: none about {good}")
     assert found["settings"] == ("OK", "every other setting is well-formed")
     assert result.output.splitlines()[-1] == "0 to fix, 1 warning(s)"
+
+
+def test_the_days_the_person_is_closed_are_shown(good, monkeypatch):
+    use(monkeypatch, IVR_AGENT_NUMBER="+576015555555", IVR_HOLIDAYS="mx",
+        IVR_CLOSED_DATES="2026-12-31,2026-12-24")
+    assert ivr_doctor()[1]["person (9)"] == (
+        "OK", "dials +576015555555, any time, closed on MX holidays, 2026-12-24, 2026-12-31")
+    use(monkeypatch, IVR_HOLIDAYS="", IVR_CLOSED_DATES="")  # empty: no holidays at all
+    assert ivr_doctor()[1]["person (9)"] == ("OK", "dials +576015555555, any time")
 
 
 def test_extras_off_are_fine(good):
@@ -215,6 +225,10 @@ def test_url_option_checks_another_base(good, monkeypatch):
     ({"IVR_AGENT_NUMBER": "+576015555555", "IVR_AGENT_HOURS": "weekdays"}, "person (9)",
      "IVR_AGENT_HOURS: 'weekdays' is not"),
     ({"IVR_AGENT_NUMBER": "+576015555555", "IVR_TIMEZONE": "Bogota"}, "person (9)", "IVR_TIMEZONE must be"),
+    ({"IVR_AGENT_NUMBER": "+576015555555", "IVR_HOLIDAYS": "Colombia"}, "person (9)",
+     "IVR_HOLIDAYS must be a country code the holidays package knows"),
+    ({"IVR_AGENT_NUMBER": "+576015555555", "IVR_CLOSED_DATES": "2026-12-24, 24/12"}, "person (9)",
+     "IVR_CLOSED_DATES: '24/12' is not a date YYYY-MM-DD"),
     ({"TWILIO_ACCOUNT_SID": "AC12"}, "account SID", "TWILIO_ACCOUNT_SID must be AC and 32 hex digits"),
 ])
 def test_malformed_settings_fail_naming_them(good, monkeypatch, settings, check, message):

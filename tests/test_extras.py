@@ -39,7 +39,7 @@ def extras(no_audio, api):
         return create_app({
             "TESTING": True, "AUDIO_DIR": str(no_audio), "TWILIO_AUTH_TOKEN": TOKEN,
             "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "SMS_FROM": SMS_FROM, "AGENT_NUMBER": AGENT,
-            "TWILIO_HTTP_CLIENT": api, **config,
+            "TWILIO_HTTP_CLIENT": api, "HOLIDAYS": "", **config,
         })
     return make
 
@@ -177,21 +177,38 @@ def test_a_withheld_caller_is_dialled_without_a_caller_id(extras):
     assert doc.find("Dial").get("callerId") is None
 
 
-@pytest.mark.parametrize(("status", "prompts", "ends"), [
-    ("completed", ["goodbye"], True),
-    ("no-answer", ["agent_no_answer", "menu", "menu_sms", "menu_agent"], False),
-    ("busy", ["agent_no_answer", "menu", "menu_sms", "menu_agent"], False),
-    ("failed", ["agent_no_answer", "menu", "menu_sms", "menu_agent"], False),
+# Without a call store (these apps have none) the offer is the menu and the text.
+@pytest.mark.parametrize(("status", "prompts"), [
+    # The person answered, but nobody pressed 1 in the whisper: not taken.
+    ("completed", ["agent_declined", "offer_menu", "menu_sms"]),
+    ("no-answer", ["agent_no_answer", "offer_menu", "menu_sms"]),
+    ("canceled", ["agent_no_answer", "offer_menu", "menu_sms"]),
+    ("busy", ["agent_busy", "offer_menu", "menu_sms"]),
+    ("failed", ["agent_failed", "offer_menu", "menu_sms"]),
 ])
-def test_back_from_the_person(extras, status, prompts, ends):
+def test_back_from_the_person_nobody_took_the_call(extras, status, prompts):
     from conftest import twilio_request
 
     app = extras()
     r = twilio_request(app.test_client(), "POST", "/voice/dialed?at=3",
-                       {"CallSid": "CAd", "DialCallStatus": status})
+                       {"CallSid": "CAd", "DialCallSid": "CAleg", "DialCallStatus": status})
     said, doc = heard(app, r.data)
     assert said == prompts
-    assert (doc[-1].tag == "Hangup") is ends
+    assert doc[0].get("action") == "http://localhost/voice/turn?at=offer&step=3"
+
+
+def test_back_from_a_person_who_took_the_call_the_line_says_goodbye(extras):
+    from conftest import twilio_request
+
+    app = extras()
+    client = app.test_client()
+    taken = twilio_request(client, "POST", "/voice/whispered",
+                           {"CallSid": "CAleg", "ParentCallSid": "CAd", "Digits": "1"})
+    assert assert_valid_twiml(taken.data).findall("*") == []  # nothing more: bridged
+    r = twilio_request(client, "POST", "/voice/dialed?at=3",
+                       {"CallSid": "CAd", "DialCallSid": "CAleg", "DialCallStatus": "completed"})
+    said, doc = heard(app, r.data)
+    assert said == ["goodbye"] and doc[-1].tag == "Hangup"
 
 
 @pytest.mark.parametrize(("when", "dials"), [
@@ -200,23 +217,14 @@ def test_back_from_the_person(extras, status, prompts, ends):
     (datetime(2026, 11, 29, 10, 0), False),  # Sunday
     (datetime(2026, 11, 28, 11, 59), True),  # Saturday before noon
 ])
-def test_outside_the_hours_the_line_says_them_and_offers_the_text(extras, monkeypatch, when, dials):
-    import ivr.agent
-
-    app = extras(AGENT_HOURS="Mon-Fri 08:00-18:00, Sat 08:00-12:00")
+def test_outside_the_hours_the_line_says_them_and_offers_the_text(extras, when, dials):
     now = when.replace(tzinfo=ZoneInfo("America/Bogota"))
-
-    class Clock(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return now.astimezone(tz) if tz else now
-
-    monkeypatch.setattr(ivr.agent, "datetime", Clock)
+    app = extras(AGENT_HOURS="Mon-Fri 08:00-18:00, Sat 08:00-12:00", CLOCK=lambda: now)
     said, doc = heard(app, press(app, "/voice/turn?at=5", "9").data)
     if dials:
         assert doc.find("Dial") is not None
     else:
-        assert said == ["agent_closed", "step_keys", "keys_sms", "keys_agent"]
+        assert said == ["agent_closed", "offer_menu", "menu_sms"]
         assert doc.find("Dial") is None
 
 
@@ -226,6 +234,8 @@ def test_outside_the_hours_the_line_says_them_and_offers_the_text(extras, monkey
     ("AGENT_HOURS", "Mon-Fri 8-6", "IVR_AGENT_HOURS"),
     ("TIMEZONE", "Mars/Olympus", "IVR_TIMEZONE"),
     ("SMS_PER_DAY", "lots", "IVR_SMS_PER_DAY"),
+    ("HOLIDAYS", "Narnia", "IVR_HOLIDAYS"),
+    ("CLOSED_DATES", "mañana", "IVR_CLOSED_DATES"),
 ])
 def test_a_malformed_extra_setting_stops_the_app_naming_it(extras, setting, value, problem):
     from ivr.settings import ConfigError

@@ -95,6 +95,7 @@ def test_the_wheel_holds_the_line_as_real_files(wheel):
     assert {"ivr/migrations/env.py", "ivr/migrations/script.py.mako",
             "ivr/migrations/versions/0001_turns_and_statuses.py",
             "ivr/migrations/versions/0002_checks_losses_logins.py",
+            "ivr/migrations/versions/0003_messages_callbacks_screenings.py",
             "ivr/templates/phone.html", "ivr/templates/report.html", "ivr/templates/report/cards.html",
             "ivr/report/lang/es.toml", "ivr/report/lang/en.toml",
             "ivr/static/phone.js", "ivr/static/player.js", "ivr/static/phone.css"} <= names

@@ -287,7 +287,7 @@ def extras_server(no_audio):
     api = FakeTwilio()
     app = create_app({"TESTING": True, "AUDIO_DIR": str(no_audio), "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
                       "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "SMS_FROM": "+15005550006",
-                      "AGENT_NUMBER": "+576015555555", "TWILIO_HTTP_CLIENT": api,
+                      "AGENT_NUMBER": "+576015555555", "TWILIO_HTTP_CLIENT": api, "HOLIDAYS": "",
                       "WEB_PHONE": True})
     with serving(app) as base:
         yield base, api
@@ -324,18 +324,28 @@ def test_the_web_phone_shows_a_person_dialled_and_the_texts_answer(extras_server
     assert panel.inner_text().startswith("Llamando a una persona: +576015555555")
     assert "nadie contesta en 25 s" in panel.inner_text()
     assert "Llamando a una persona: +576015555555" in transcript(page)
+    # Not screened-relevant buttons: "answers without taking it" shows for a screened transfer.
+    assert panel.get_by_role("button", name="Atiende y no la toma").is_visible()
     panel.get_by_role("button", name="Ocupado").click()
-    page.wait_for_selector('#transcript li[data-prompt="agent_no_answer"]')
+    page.wait_for_selector('#transcript li[data-prompt="agent_busy"]')
     assert not panel.is_visible()
     lines = transcript(page)
     assert lines[lines.index("Llamando a una persona: +576015555555") + 1] == "Ocupado"
-
-    # 9 again, and the person answers: after the conversation the line says goodbye.
+    # Busy: why, then the offer (this line keeps no store: the menu and the text).
+    page.wait_for_selector('#transcript li[data-prompt="offer_menu"]')
+    page.keyboard.press("0")
     page.wait_for_selector('#transcript li[data-prompt="menu_agent"] >> nth=-1')
+
+    # 9 again, and the person takes the call: the page shows what they heard first.
     page.keyboard.press("9")
     page.get_by_role("button", name="Atiende y habla").click()
     page.wait_for_selector('#transcript li[data-prompt="goodbye"]')
-    assert "Atendió y la conversación terminó (60 s)" in transcript(page)
+    lines = transcript(page)
+    assert "La persona escucha:Llamada de la Línea Alcanos." in lines
+    assert "La persona escucha:La persona estaba en el menú principal." in lines
+    assert "+576015555555" not in " ".join(line for line in lines if line.startswith("La persona escucha"))
+    assert "La persona tomó la llamada (marcó 1)" in lines
+    assert "Atendió y la conversación terminó (60 s)" in lines
     page.wait_for_function("() => document.getElementById('status').dataset.state === 'ended'")
     assert not panel.is_visible()
     assert errors == []
@@ -396,6 +406,54 @@ def test_a_call_longer_than_a_pass_lives_keeps_working(short_pass_server, browse
     assert page.eval_on_selector("#status", "s => s.dataset.state") == "inCall"
     assert webhooks and set(webhooks) == {200}
     assert len(renewals) >= 6  # one before the call, then one a second
+    page.get_by_role("button", name="Colgar").click()
+    page.wait_for_function("() => document.getElementById('status').dataset.state === 'ended'")
+    assert errors == []
+
+
+# -- nobody takes the call: a message ---------------------------------------------------------
+
+
+@pytest.fixture
+def message_server(no_audio, tmp_path):
+    """The line with a person and a call store (so a message can be left), served."""
+    from ivr import store
+
+    url = f"sqlite:///{tmp_path / 'ivr.sqlite3'}"
+    store.upgrade(url)
+    app = create_app({"TESTING": True, "AUDIO_DIR": str(no_audio), "TWILIO_AUTH_TOKEN": TOKEN,
+                      "AGENT_NUMBER": "+576015555555", "HOLIDAYS": "", "WEB_PHONE": True,
+                      "STORE": True, "DATABASE_URL": url, "SECRET_KEY": "web-phone-test"})
+    with serving(app) as base:
+        yield base
+
+
+def test_the_web_phone_shows_grabando_while_a_message_is_recorded(message_server, browser):
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{message_server}/phone")
+    page.get_by_role("button", name="Llamar").click()
+    page.wait_for_selector('#transcript li[data-prompt="menu_agent"]')
+    page.keyboard.press("9")
+    page.get_by_role("button", name="Atiende y no la toma").click()
+    page.wait_for_selector('#transcript li[data-prompt="agent_declined"]')
+    assert "La persona no tomó la llamada" in transcript(page)
+    assert "Atendió y colgó sin tomar la llamada" in transcript(page)
+    page.wait_for_selector('#transcript li[data-prompt="offer_message"]')
+    page.keyboard.press("1")
+    recording = page.get_by_role("group", name="Grabando")
+    recording.wait_for()
+    assert page.eval_on_selector("#status", "s => s.dataset.state") == "recording"
+    assert page.inner_text("#status") == "Grabando tu mensaje"
+    assert "(tono)" in transcript(page)
+    # The page counts the seconds spoken; # (the message's finish key) ends it after a few.
+    page.wait_for_function("() => Number(document.querySelector('.recording-seconds').textContent) >= 3")
+    page.keyboard.press("#")
+    page.wait_for_selector('#transcript li[data-prompt="record_thanks"]')
+    assert not recording.is_visible()
+    assert page.eval_on_selector("#status", "s => s.dataset.state") == "inCall"
+    assert any(line.startswith("Dejaste un mensaje de") for line in transcript(page))
     page.get_by_role("button", name="Colgar").click()
     page.wait_for_function("() => document.getElementById('status').dataset.state === 'ended'")
     assert errors == []

@@ -294,7 +294,7 @@ def test_the_person_is_announced_in_the_callers_voice_speed(audio_dir, path, slo
     """Before <Dial>, "connecting you" plays from the public base URL, slow if the caller
     asked for the slow voice."""
     app = create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir), "TWILIO_AUTH_TOKEN": TOKEN,
-                      "AGENT_NUMBER": "+576015550199", "PUBLIC_BASE_URL": PUBLIC})
+                      "AGENT_NUMBER": "+576015550199", "PUBLIC_BASE_URL": PUBLIC, "HOLIDAYS": ""})
     r = twilio_request(app.test_client(), "POST", path, {**CALL, "Digits": "9"}, signed_for=PUBLIC)
     doc = assert_valid_twiml(r.data)
     assert r.data.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')

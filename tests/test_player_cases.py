@@ -15,12 +15,12 @@ from flask import Response
 
 from conftest import WAV, Tiny, doc, serving
 from ivr import ROOT
-from ivr.player import Call, FlaskTransport, ScriptedKeypad, settings
+from ivr.player import Call, FlaskTransport, RecordOutcome, ScriptedKeypad, settings
 
 CASES = json.loads((Path(__file__).parent / "player_cases.json").read_text(encoding="utf-8"))["cases"]
 #: The parameters a <Gather> or a <Dial> adds: a case names exactly those sent.
 INPUT = ("Digits", "FinishedOnKey", "SpeechResult", "Confidence", "DialCallStatus",
-         "DialCallDuration")
+         "DialCallDuration", "RecordingDuration", "RecordingStatus")
 PLAYER_JS = ROOT / "ivr" / "static" / "player.js"
 #: Twilio's waits (5 s timeouts, the time words take) shortened for the JS player.
 SCALE = 0.01
@@ -78,10 +78,17 @@ class CaseKeypad(ScriptedKeypad):
             self.during.pop(0)
         return status
 
+    def record(self, record):
+        taken = bool(self.script) and isinstance(self.script[0], RecordOutcome)
+        seconds = super().record(record)
+        if taken and self.during:
+            self.during.pop(0)
+        return seconds
+
 
 def shown(e) -> str:
     """An event's text as the cases write it."""
-    if e.kind == "play":
+    if e.kind == "play" or (e.kind == "whisper" and e.url):
         return urlsplit(e.url).path
     if e.kind == "dial" and e.caller_id:
         return f"{e.text} callerId={e.caller_id}"
@@ -119,13 +126,23 @@ RUN_JS = """async ({entries, settings, start, scale}) => {
   call = new TwimlPlayer.Call({voiceUrl: start, settings, scale, hooks: {
     event(e) {
       let text = e.text;
-      if (e.kind === "play") text = new URL(e.url).pathname;
+      if (e.kind === "play" || (e.kind === "whisper" && e.url)) text = new URL(e.url).pathname;
       if (e.kind === "dial" && e.callerId) text += " callerId=" + e.callerId;
       heard.push([e.kind, text]);
       // A dial: entry next is how the person answers; otherwise the <Dial> times out.
       if (e.kind === "dial" && typeof inputs[0] === "string" && inputs[0].startsWith("dial:")) {
         during.shift();
         call.dialEnds(inputs.shift().slice(5));
+      }
+    },
+    // A <Record> listens: the entry next says what is said (none: nothing).
+    recording(r) {
+      if (!r) return;
+      if (typeof inputs[0] === "string" && inputs[0].startsWith("record:")) {
+        during.shift();
+        call.recordEnds(Number(inputs.shift().slice(7)));
+      } else {
+        call.recordEnds(0);
       }
     },
     heard(e, inGather) {
@@ -175,5 +192,6 @@ def test_every_behaviour_the_brief_names_has_a_case():
     for behaviour in ("finishOnKey defaults", 'finishOnKey=""', "numDigits", "falls through",
                       "actionOnEmptyResult", "<Redirect>", "GET", 'loop="0"', "<Play digits>",
                       "<Hangup>", "end of the document", "barge-in", "speech", "<Dial>",
-                      "DialCallDuration", '<Dial method="GET">', "without an action"):
+                      "DialCallDuration", '<Dial method="GET">', "without an action",
+                      "<Number url>", "dial:declined", "<Record>", "absent", "<Record maxLength>"):
         assert behaviour in names

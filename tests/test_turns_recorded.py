@@ -6,10 +6,13 @@ import pytest
 
 from ivr.flow import (
     AGENT,
+    CALLBACK,
     END,
     MENU,
+    OFFER,
     OTHER,
     PICK,
+    RECORD,
     RESUME,
     SMS,
     STEP,
@@ -113,19 +116,21 @@ def test_the_extras_ask_the_webhook_and_come_back_labelled(flow, extras):
     for outcome in ("limit", "not_mobile", "failed"):
         turn = extras.texted(step, outcome)
         assert (turn.action, turn.state.texted) == ("sms_failed", False)
-    closed = extras.agent_closed(step)
+    # Closed: why, then the offer, which remembers the step the caller asked from.
+    closed = extras.unreachable(step, "hours")
     assert (closed.prompts[0], closed.action, closed.state) == (
-        "agent_closed", "agent_closed", State(STEP, 3, slow=True))
+        "agent_closed", "closed_hours", State(OFFER, 3, slow=True))
     assert extras.dial(step) == Turn(("agent_connecting",), step, "agent")
 
 
-def test_after_a_person_the_call_ends_or_the_menu_keeps_the_callers_flags(extras):
+def test_after_a_person_the_call_ends_or_the_offer_keeps_the_callers_flags(extras):
     state = State(STEP, 3, slow=True, texted=True)
-    done = extras.after_dial(state, answered=True)
-    assert (done.sound, done.action) == ((("goodbye",), None), "dialed")
-    back = extras.after_dial(state, answered=False)
-    assert back.prompts == ("agent_no_answer", "menu", "menu_sms", "menu_agent")
-    assert (back.state, back.action) == (State(MENU, slow=True, texted=True), "dialed")
+    done = extras.after_dial(state, "accepted")
+    assert (done.sound, done.action) == ((("goodbye",), None), "dial_accepted")
+    back = extras.after_dial(state, "no_answer")
+    # No store in this flow: the offer is the menu and the text.
+    assert back.prompts == ("agent_no_answer", "offer_menu", "menu_sms")
+    assert (back.state, back.action) == (State(OFFER, 3, slow=True, texted=True), "dial_no_answer")
 
 
 def test_the_slow_voice_and_the_text_follow_the_caller_everywhere(flow):
@@ -207,19 +212,22 @@ def test_every_state_and_turn_is_listed(flow, extras):
     states = list(flow.states())
     # 3 + 8 + 8 places, 3 x 3 counters, slow or not, texted or not.
     assert len(states) == len(set(states)) == 19 * 9 * 4
+    # With a person: the offer, the message and the call back, from the menu or a step.
+    assert len(set(extras.states())) == (19 + 3 * 9) * 9 * 4
     assert State(RESUME, 8, 2, 2, True, True) in states and State(STEP, 8, 2, 2, True, True) in states
     sounds = {t.sound for t in extras.turns()}
     resumes = [extras.start(resume_at=n) for n in range(1, 9)]
     for turn in (*resumes, extras.start(), extras.lost(), extras.failed({"s": "2"}),
-                 extras.texted(State(STEP, 8), "limit"), extras.agent_closed(State(MENU)),
-                 extras.after_dial(State(STEP, 2, slow=True), False),
+                 extras.texted(State(STEP, 8), "limit"), extras.unreachable(State(MENU), "holiday"),
+                 extras.after_dial(State(STEP, 2, slow=True), "declined"),
                  extras.next(State(END, 0, 2, 0, True, True), OTHER)):
         assert turn.sound in sounds
-    # <Dial> turns are made per call, with the caller's number: never listed.
-    assert not any(t.action in (SMS, AGENT, "agent") for t in extras.turns())
+    # <Dial> turns are made per call, with the caller's number, and so is the read-back of
+    # a call-back number: never listed.
+    assert not any(t.action in (SMS, AGENT, "agent", "callback_ask", "callback_save") for t in extras.turns())
     plain = {t.sound for t in flow.turns()}
     assert not any("menu_sms" in s[0] or "agent_closed" in s[0] for s in plain)
 
 
 def test_timeouts_per_place():
-    assert TIMEOUTS == {MENU: 7, PICK: 7, STEP: 10, END: 10, RESUME: 7}
+    assert TIMEOUTS == {MENU: 7, PICK: 7, STEP: 10, END: 10, RESUME: 7, OFFER: 7, CALLBACK: 7, RECORD: 8}

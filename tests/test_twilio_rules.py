@@ -23,8 +23,9 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from conftest import TOKEN, assert_valid_twiml, twilio_request
 from ivr import create_app
+from ivr import store as store_mod
 from ivr.audio import AudioStore
-from ivr.flow import AGENT_KEY, MENU, STEP, Turn
+from ivr.flow import AGENT_KEY, MENU, OFFER, STEP, Turn
 from ivr.line import line_of
 from ivr.twiml import Documents, Renderer
 from ivr.voice import HANGUP
@@ -345,29 +346,39 @@ class Sent:
     values: dict = field(default_factory=lambda: {"From": CALLER, "To": LINE_NUMBER})
 
 
-def make_line(audio_folder):
+def make_line(audio_folder, database):
+    """Every extra on: texts, a person, and the call store (which a message and a call back
+    need)."""
     return create_app({
-        "TESTING": True, "STORE": False, "AUDIO_DIR": str(audio_folder), "TWILIO_AUTH_TOKEN": TOKEN,
+        "TESTING": True, "AUDIO_DIR": str(audio_folder), "TWILIO_AUTH_TOKEN": TOKEN,
         "PUBLIC_BASE_URL": BASE, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "SMS_FROM": "+15005550006",
         "AGENT_NUMBER": AGENT, "TWILIO_HTTP_CLIENT": FakeTwilio(auth_token=TOKEN),
+        "STORE": True, "SECRET_KEY": "rules", "DATABASE_URL": f"sqlite:///{database}",
     })
 
 
 def every_document(app) -> list[Sent]:
-    """Each turn's document, the <Dial> of every place 9 is heard (through the webhook, with
-    the caller's From and the line's To), and the last-resort hang-up."""
+    """Each turn's document; the documents made per call, through the webhooks with the
+    caller's From and the line's To: the <Dial> of every place 9 is heard, the whisper the
+    person hears there, the read-back of every call-back offer; and the last-resort hang-up."""
     line = line_of(app)
     documents = Documents(line.twiml, line.flow, BASE)
-    sent = [Sent(f"turn {sound}", body) for sound, body in documents.by_sound.items()]
+    sent = [Sent(f"turn {sound}", body) for sound, body in documents.every().items()]
     client = app.test_client()
-    for state in line.flow.states():
-        if state.at not in (MENU, STEP):
-            continue
-        values = {"CallSid": "CArules", "From": CALLER, "To": LINE_NUMBER, "Digits": AGENT_KEY}
-        path = "/voice/turn?" + "&".join(f"{k}={v}" for k, v in state.query().items())
+
+    def webhook(name, path, state, values):
+        path += "?" + "&".join(f"{k}={v}" for k, v in state.query().items())
+        values = {"CallSid": "CArules", "From": CALLER, "To": LINE_NUMBER, **values}
         r = twilio_request(client, "POST", path, values, signed_for=BASE)
         assert r.status_code == 200, r.data
-        sent.append(Sent(f"dial {state}", r.data, values))
+        sent.append(Sent(f"{name} {state}", r.data, values))
+
+    for state in line.flow.states():
+        if state.at in (MENU, STEP):
+            webhook("dial", "/voice/turn", state, {"Digits": AGENT_KEY})
+            webhook("whisper", "/voice/whisper", state, {"ParentCallSid": "CArules"})
+        elif state.at == OFFER:
+            webhook("read-back", "/voice/turn", state, {"Digits": "2"})
     sent.append(Sent("hangup", HANGUP.encode()))
     return sent
 
@@ -398,8 +409,11 @@ def line(request, tmp_path_factory):
         shutil.copytree(ROOT / "audio", folder)
     else:
         folder.mkdir()
-    app = make_line(folder)
-    return app, every_document(app)
+    database = tmp_path_factory.mktemp("store") / "calls.sqlite3"
+    store_mod.upgrade(f"sqlite:///{database}")
+    app = make_line(folder, database)
+    yield app, every_document(app)
+    line_of(app).store.close()
 
 
 def test_every_document_follows_twilios_rules(line):
@@ -421,13 +435,14 @@ def test_the_documents_are_all_of_them_and_use_every_verb_the_rules_know(line):
     flow = line_of(app).flow
     turns = {t.sound for t in flow.turns()}
     dials = sum(1 for s in flow.states() if s.at in (MENU, STEP))
-    assert len(sent) == len(turns) + dials + 1
+    offers = sum(1 for s in flow.states() if s.at == OFFER)
+    assert len(sent) == len(turns) + 2 * dials + offers + 1
     tags = {el.tag for s in sent for el in etree.fromstring(s.body).iter()}
     audio = line_of(app).audio.playable
     spoken = {"Play"} if audio else {"Say", "prosody"}
     # Normal and slow both rendered: slow audio files, or <Say> with <prosody rate>.
     assert {"Gather", "Redirect", "Dial", "Number", "Hangup", *spoken} <= tags
-    assert set(RULES) - {"Record", "Say", "prosody", "Play"} <= tags
+    assert set(RULES) - {"Say", "prosody", "Play"} <= tags
     assert any(b"slow" in s.body for s in sent)
 
 

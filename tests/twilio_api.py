@@ -10,12 +10,13 @@ shapes of twilio-python's own integration tests and Twilio's API reference), inc
 error bodies, `{"code": 20003, "message": "Authenticate", "more_info": ..., "status": 401}`.
 
 Resources: IncomingPhoneNumbers (list with PhoneNumber filter and paging, fetch, update),
-Messages (create) and, on monitor.twilio.com, the Monitor API's Alerts (list, filtered by
-LogLevel, StartDate and EndDate, newest first, paged through `meta.next_page_url` as the
-Monitor API pages: an absolute URL with a PageToken). Numbers listed in `message_errors`
-make Messages.create fail with that Twilio error code; `offline` raises what requests
-raises with no network; `delay` makes every answer take that long, and gives up like
-requests does when the client's timeout is shorter.
+Messages (create), Recordings (delete: the SIDs in `recordings` exist; deleting one removes
+it, deleting any other is Twilio's 20404) and, on monitor.twilio.com, the Monitor API's
+Alerts (list, filtered by LogLevel, StartDate and EndDate, newest first, paged through
+`meta.next_page_url` as the Monitor API pages: an absolute URL with a PageToken). Numbers
+listed in `message_errors` make Messages.create fail with that Twilio error code; `offline`
+raises what requests raises with no network; `delay` makes every answer take that long,
+and gives up like requests does when the client's timeout is shorter.
 """
 
 import json
@@ -47,6 +48,7 @@ ERRORS = {
     21604: (400, "A 'To' phone number is required."),
     21610: (400, "Attempt to send to unsubscribed recipient"),
     21614: (400, "'To' number is not a valid mobile number"),
+    20429: (429, "Too Many Requests"),
 }
 
 #: Form fields of IncomingPhoneNumber update -> the resource's JSON fields.
@@ -179,6 +181,10 @@ class FakeTwilio(HttpClient):
     auth_token: str = AUTH_TOKEN
     #: 'To' number -> Twilio error code for Messages.create.
     message_errors: dict = field(default_factory=dict)
+    #: The account's recordings (SIDs): Recording delete removes one.
+    recordings: set = field(default_factory=set)
+    #: Recording SID -> Twilio error code its delete answers with.
+    recording_errors: dict = field(default_factory=dict)
     offline: bool = False
     delay: float = 0.0
     client_timeout: float | None = None
@@ -212,6 +218,8 @@ class FakeTwilio(HttpClient):
                 )
             time.sleep(self.delay)
         status, body = self.answer(method.upper(), url, dict(params or {}), dict(data or {}), auth)
+        if status == 204:  # No Content: what a delete answers
+            return Response(status, "", {})
         return Response(status, json.dumps(body), {"Content-Type": "application/json"})
 
     # -- the API -------------------------------------------------------------------------
@@ -246,6 +254,16 @@ class FakeTwilio(HttpClient):
             return 200, record
         if path == f"{account}/Messages.json" and method == "POST":
             return self.create_message(data)
+        found = re.fullmatch(rf"{re.escape(account)}/Recordings/(RE[0-9a-f]{{32}})\.json", path)
+        if found and method == "DELETE":
+            sid = found.group(1)
+            if sid in self.recording_errors:
+                return error(self.recording_errors[sid], path=path)
+            if sid not in self.recordings:
+                return error(20404, path=path)
+            with self._lock:
+                self.recordings.discard(sid)
+            return 204, None
         return error(20404, path=path)
 
     def list_numbers(self, path, params):

@@ -3,7 +3,7 @@ and read what callers did. One module per command or group of commands."""
 
 import click
 
-from . import audio, call, db, doctor, report, serve, twilio
+from . import audio, call, db, doctor, inbox, report, serve, twilio
 from .common import make_app
 
 __all__ = ["cli", "make_app"]
@@ -29,3 +29,4 @@ cli.add_command(twilio.twilio)
 cli.add_command(doctor.doctor)
 cli.add_command(db.db)
 cli.add_command(report.report)
+cli.add_command(inbox.inbox)

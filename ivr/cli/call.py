@@ -38,15 +38,50 @@ def print_event(event):
     elif event.kind == "dial":
         caller = f" (caller id {event.caller_id})" if event.caller_id else ""
         click.echo(f"DIAL  {event.text}{caller}")
+    elif event.kind == "whisper":
+        tag = f"[{event.prompt}]" if event.prompt else "[whisper]"
+        click.echo(f"PERSON hears {tag} {event.text}")
+    elif event.kind == "person":
+        click.echo("PERSON takes the call (1)" if event.text == "taken" else "PERSON does not take the call")
     elif event.kind == "dialed":
         talk = f", {event.seconds} s" if event.seconds is not None else ""
         click.echo(f"DIAL  ({event.text}{talk})")
+    elif event.kind == "beep":
+        click.echo("LINE  (beep)")
+    elif event.kind == "record":
+        said = f"{event.text} s" if event.text != "0" else "nothing"
+        click.echo(f"SAYS  (a message: {said})")
     elif event.kind == "hangup":
         click.echo("END   the line hung up")
     elif event.kind == "gone":
         click.echo("END   the caller hung up")
     elif event.kind == "end":
         click.echo("END   no more TwiML: Twilio hangs up")
+
+
+def trial_store(config):
+    """Point `config` at a throwaway call store (a SQLite file in a temporary folder, with a
+    key of its own) when the line has a person to dial; the folder, to clean up after."""
+    import secrets
+    import tempfile
+
+    from .. import store
+    from ..settings import ConfigError, Settings
+
+    try:
+        if not Settings.from_config({**config}, check=False).agent_number:
+            return None
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    folder = tempfile.TemporaryDirectory(prefix="ivr-call-")
+    url = f"sqlite:///{folder.name}/trial.sqlite3"
+    try:
+        store.upgrade(url)
+    except store.StoreError as e:
+        folder.cleanup()
+        raise click.ClickException(str(e)) from None
+    config.update(STORE=True, DATABASE_URL=url, SECRET_KEY=secrets.token_hex(16))
+    return folder
 
 
 def in_process_url(app) -> str:
@@ -74,8 +109,10 @@ def audio_commands(choice):
 @click.option("--keys", metavar="KEYS",
               help="Scripted call: what the caller does at each prompt, comma-separated: keys, '-' for"
                    " silence, or say:WORDS to speak (say@0.3:WORDS for a low confidence);"
-                   " at a transfer to a person, dial:STATUS says how it ends (completed, busy,"
-                   " failed...; default no-answer); e.g. 1,2,say:siguiente,-,9,dial:busy.")
+                   " at a transfer to a person, dial:STATUS says how it ends (completed: the person"
+                   " takes the call, declined: answers without taking it, busy, failed...; default"
+                   " no-answer); at a message, record:SECONDS is what is said (default nothing);"
+                   " e.g. 1,2,say:siguiente,-,9,dial:busy,1,record:14.")
 @click.option("--url", metavar="URL",
               help="Call a running server (e.g. http://127.0.0.1:5000/voice) instead of the app in-process.")
 @click.option("--player", metavar="CMD", envvar="IVR_CALL_PLAYER", default="auto", show_default=True,
@@ -125,10 +162,12 @@ def call(ctx, keys, url, player, caller):
     # is heard, so this one's folder is not worth a warning.
     from .. import settings as settings_mod
 
-    # A call walked in-process is a trial, not a caller: the call store keeps none of it (no
-    # SQLite file made, nothing in the operator's report). With --url, the app built here
-    # only names what the server says.
+    # A call walked in-process is a trial, not a caller: the operator's call store keeps none
+    # of it (nothing in the report or the inbox). It runs on a store of its own, thrown away
+    # after the call, so a message or a call back works as on the line. With --url, the app
+    # built here only names what the server says (the server's store keeps that call).
     config = {**settings_mod.from_environment(), "STORE": False}
+    trial = None if url else trial_store(config)
     http_client = twilio_http_client(ctx)
     if http_client is not None:
         config["TWILIO_HTTP_CLIENT"] = http_client
@@ -160,6 +199,9 @@ def call(ctx, keys, url, player, caller):
         keypad = scripted
 
     transport = HttpTransport() if url else FlaskTransport(app)
+    if trial:
+        # The trial's store goes with its folder: its writer stops first.
+        ctx.call_on_close(lambda: (line.store.close(), trial.cleanup()))
     the_call = Call(
         transport,
         url=start,

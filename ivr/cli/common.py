@@ -98,13 +98,15 @@ def open_checked(url):
     first call, makes and migrates its own."""
     from sqlalchemy.engine import make_url
 
-    from .. import store
+    from .. import paths, store
 
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
             and not Path(parsed.database).exists():
-        raise click.ClickException(f"no call store at {parsed.database} yet: the line makes it on "
-                                   f"its first call (or set DATABASE_URL to the line's database)")
+        if url == store.url_for("", paths.instance_path())[0]:
+            raise click.ClickException(f"no call store at {parsed.database} yet: the line makes it "
+                                       f"on its first call (or set DATABASE_URL to the line's database)")
+        raise click.ClickException(f"the database {parsed.database} has no schema: run `ivr db upgrade`")
     try:
         engine = store.create_engine(url)
     except store.StoreError as e:

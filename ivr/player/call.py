@@ -12,16 +12,12 @@ from urllib.parse import urlencode, urljoin, urlsplit
 from twilio.request_validator import RequestValidator
 
 from ..flow import KEYS
+from . import legs
 from .events import (
-    DIAL_NOUNS,
-    DIAL_STATUSES,
-    DIAL_TALK_SECONDS,
-    DIAL_TIMEOUT,
     MAX_LOOPS,
     MAX_REQUESTS,
     TWIML_TYPES,
     CallerHangUp,
-    Dial,
     Event,
     Gather,
     PlayerError,
@@ -95,11 +91,19 @@ class Call:
     caller: str = "+573001234567"
     line_number: str = "+576015550100"
 
+    account_sid: str = "AC" + "0" * 32
+
     def __post_init__(self):
         self.events: list[Event] = []
         self.sid = "CA" + uuid.uuid4().hex
         self.requests = 0
         self._audio: dict[str, bytes] = {}
+        #: On a person's leg (a screened transfer): the caller's call, whose transcript
+        #: shows what the person hears; and the leg's first request.
+        self.parent: Call | None = None
+        self.first = ("POST", self.url)
+        #: Status callbacks Twilio sends once the current request is answered.
+        self.pending: list[tuple[str, str, dict]] = []
 
     # -- what the tests and the CLI read --------------------------------------------------
     def prompts(self) -> list[str | None]:
@@ -128,16 +132,20 @@ class Call:
 
     # -- playing ----------------------------------------------------------------------
     def run(self) -> "Call":
-        method, url, params = "POST", self.url, {}
+        (method, url), params = self.first, {}
         try:
             while url is not None:
                 root = self._fetch(method, url, params)
+                self.notify_pending()
                 method, url, params = self._execute(root, url)
         except CallerHangUp:
             self._emit(Event("gone"))
         return self
 
     def _emit(self, event: Event, barge_in: bool = False) -> "str | Speech":
+        if self.parent is not None and event.kind in ("say", "play"):
+            # What the person hears on their leg shows in the caller's call as the whisper.
+            self.parent._emit(Event("whisper", event.text, event.prompt, event.url, event.audio))
         self.events.append(event)
         if self.on_event:
             self.on_event(event)
@@ -146,8 +154,14 @@ class Call:
         return ""
 
     def _params(self, extra) -> dict:
+        if self.parent is not None:  # the person's leg, which the caller's call made
+            return {
+                "CallSid": self.sid, "ParentCallSid": self.parent.sid, "AccountSid": self.account_sid,
+                "From": self.caller, "To": self.line_number, "CallStatus": "in-progress",
+                "Direction": "outbound-dial", "ApiVersion": "2010-04-01", **extra,
+            }
         return {
-            "CallSid": self.sid, "AccountSid": "AC" + "0" * 32,
+            "CallSid": self.sid, "AccountSid": self.account_sid,
             "From": self.caller, "Caller": self.caller,
             "To": self.line_number, "Called": self.line_number,
             # Twilio's first webhook of an incoming call comes while it still rings.
@@ -155,7 +169,8 @@ class Call:
             "Direction": "inbound", "ApiVersion": "2010-04-01", **extra,
         }
 
-    def _fetch(self, method, url, extra):
+    def _send(self, method, url, extra):
+        """A request as Twilio makes it (its parameters, signed); the reply."""
         self.requests += 1
         if self.requests > MAX_REQUESTS:
             raise PlayerError(f"the call did not end after {MAX_REQUESTS} requests: the line loops")
@@ -168,7 +183,19 @@ class Call:
             headers["X-Twilio-Signature"] = RequestValidator(self.auth_token).compute_signature(
                 url, params
             )
-        reply = self.transport.request(method, url, params, headers)
+        return url, self.transport.request(method, url, params, headers)
+
+    def notify_pending(self) -> None:
+        """Send the status callbacks due (Twilio reads no TwiML from them): a refusal is an
+        error, as Twilio's debugger would report it."""
+        while self.pending:
+            method, url, extra = self.pending.pop(0)
+            url, reply = self._send(method, url, extra)
+            if not 200 <= reply.status < 300:
+                raise PlayerError(f"the status callback {method} {url} answered HTTP {reply.status}")
+
+    def _fetch(self, method, url, extra):
+        url, reply = self._send(method, url, extra)
         if reply.status == 403:
             if self.auth_token:
                 why = "the server refused the signature — is TWILIO_AUTH_TOKEN the same on both sides?"
@@ -200,8 +227,11 @@ class Call:
                 nxt = self._gather(verb, url)
                 if nxt:
                     return nxt
-            elif verb.tag == "Dial":
-                nxt = self._dial(verb, url)
+            elif verb.tag in legs.NOT_ON_A_LEG and self.parent is not None:
+                raise PlayerError(f"<{verb.tag}> in a document run on a dialled person's leg (in {url})")
+            elif verb.tag in ("Dial", "Record"):
+                run = legs.dial if verb.tag == "Dial" else legs.record
+                nxt = run(self, verb, url, _int, _method)
                 if nxt:
                     return nxt
             elif verb.tag == "Redirect":
@@ -216,39 +246,6 @@ class Call:
                 raise PlayerError(f"cannot play <{verb.tag}> (in {url})")
         self._emit(Event("end"))
         return None, None, None
-
-    def _dial(self, verb, url):
-        """Ring the <Dial>'s numbers; the keypad says how the call went. Return the action
-        request (DialCallStatus, and DialCallDuration when completed), or None: without an
-        action Twilio goes on with the next verb."""
-        numbers = []
-        if (verb.text or "").strip():
-            numbers.append(verb.text.strip())
-        for noun in verb:
-            if noun.tag not in DIAL_NOUNS:
-                raise PlayerError(f"cannot play <{noun.tag}> inside <Dial> (in {url})")
-            target = (noun.text or "").strip()
-            if not target:
-                raise PlayerError(f"<{noun.tag}> without a number or name in <Dial> (in {url})")
-            numbers.append(target)
-        if not numbers:
-            raise PlayerError(f"<Dial> without anything to dial in {url}")
-        dial = Dial(tuple(numbers), verb.get("callerId") or None,
-                    _int(verb, "timeout", DIAL_TIMEOUT, url))
-        method = _method(verb, url)
-        self._emit(Event("dial", ", ".join(numbers), caller_id=dial.caller_id))
-        status = self.keypad.dial(dial) or DIAL_STATUSES[0]
-        if status not in DIAL_STATUSES:
-            raise PlayerError(f"a dialled call cannot end {status!r}: one of {', '.join(DIAL_STATUSES)}")
-        seconds = DIAL_TALK_SECONDS if status == "completed" else None
-        self._emit(Event("dialed", status, seconds=seconds))
-        action = verb.get("action")
-        if not action:
-            return None
-        params = {"DialCallStatus": status, "DialCallSid": "CA" + uuid.uuid4().hex}
-        if seconds is not None:
-            params["DialCallDuration"] = str(seconds)
-        return method, urljoin(url, action), params
 
     def _speak(self, verb, url, rules=None) -> "str | Speech":
         """Play one <Say>/<Play>/<Pause> (all its loops) of a <Gather> (`rules`) or not;

@@ -27,8 +27,20 @@ DIAL_TIMEOUT = 30
 #: The DialCallStatus values Twilio sends to a <Dial action>; the player's default is the
 #: first: nobody answers within the timeout.
 DIAL_STATUSES = ("no-answer", "completed", "answered", "busy", "failed", "canceled")
+#: How a dialled person can answer, as a script says it: a DialCallStatus, or "declined":
+#: they answer but do not take the call (a screened transfer's whisper with no key, or
+#: their voicemail). "completed" is a person who takes it (presses 1 in the whisper).
+#: Twilio sends DialCallStatus completed for both.
+DIAL_OUTCOMES = DIAL_STATUSES + ("declined",)
 #: DialCallDuration of a simulated conversation ("completed"), in seconds.
 DIAL_TALK_SECONDS = 60
+#: DialCallDuration of a call answered and not taken (the whisper, then a hang-up).
+DIAL_DECLINED_SECONDS = 5
+#: What the person presses to take a screened call (the line's whisper asks for 1).
+TAKE_KEY = "1"
+#: <Record>: Twilio's defaults (https://www.twilio.com/docs/voice/twiml/record#attributes):
+#: seconds of silence that end it, its longest length, the keys that end it.
+RECORD_TIMEOUT, RECORD_MAX_LENGTH, RECORD_FINISH_KEYS = 5, 3600, "1234567890*#"
 #: What a <Dial> may dial, as Twilio's nouns; <Conference>, <Queue> and the like are not played.
 DIAL_NOUNS = ("Number", "Client", "Sip")
 
@@ -39,7 +51,10 @@ def settings() -> dict:
         "keys": KEYS, "maxLoops": MAX_LOOPS, "maxRequests": MAX_REQUESTS,
         "confidence": CONFIDENCE, "toneSeconds": TONE_SECONDS, "pauseSeconds": PAUSE_SECONDS,
         "dialTimeout": DIAL_TIMEOUT, "dialStatuses": list(DIAL_STATUSES),
-        "dialTalkSeconds": DIAL_TALK_SECONDS, "dialNouns": list(DIAL_NOUNS),
+        "dialOutcomes": list(DIAL_OUTCOMES), "dialTalkSeconds": DIAL_TALK_SECONDS,
+        "dialDeclinedSeconds": DIAL_DECLINED_SECONDS, "dialNouns": list(DIAL_NOUNS),
+        "takeKey": TAKE_KEY, "recordTimeout": RECORD_TIMEOUT, "recordMaxLength": RECORD_MAX_LENGTH,
+        "recordFinishKeys": RECORD_FINISH_KEYS,
     }
 
 
@@ -66,10 +81,13 @@ class Event:
     <Gather> took; `confidence` set) | silence | ignored (keys a <Gather> did not take:
     past numDigits, or at one that listens for speech only) | unheard (a phrase at a
     <Gather> that listens for keys only) | dial (a <Dial>: `text` the numbers dialled,
-    `caller_id` its callerId) | dialed (the dialled call ended: `text` its DialCallStatus,
-    `seconds` its DialCallDuration when completed) | hangup (the line hung up) | gone (the
-    caller hung up) | end (the document ran out: Twilio hangs up). `audio` holds a <Play>'s
-    bytes when the player fetched them.
+    `caller_id` its callerId) | whisper (what the dialled person hears before the call is
+    bridged: <Number url>'s <Say>/<Play>) | person (the screened person `taken` the call or
+    `declined` it) | dialed (the dialled call ended: `text` its DialCallStatus, `seconds`
+    its DialCallDuration when completed) | beep (<Record>'s) | record (`text` the seconds
+    recorded, 0 for nothing) | hangup (the line hung up) | gone (the caller hung up) | end
+    (the document ran out: Twilio hangs up). `audio` holds a <Play>'s bytes when the player
+    fetched them.
     """
 
     kind: str
@@ -92,9 +110,25 @@ class Speech:
 
 @dataclass(frozen=True)
 class DialOutcome:
-    """How a dialled person answers: a DialCallStatus (DIAL_STATUSES)."""
+    """How a dialled person answers: a DialCallStatus, or "declined" (DIAL_OUTCOMES)."""
 
     status: str
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What the caller says at a <Record>: that many seconds (0: nothing)."""
+
+    seconds: int
+
+
+@dataclass
+class Record:
+    """A <Record> under way: its longest length, the silence that ends it, its end keys."""
+
+    max_length: int
+    timeout: int
+    finish_on_key: str
 
 
 @dataclass

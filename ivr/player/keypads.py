@@ -3,7 +3,7 @@
 import re
 
 from ..flow import KEYS
-from .events import DIAL_STATUSES, Dial, DialOutcome, Event, Gather, PlayerError, Speech
+from .events import DIAL_OUTCOMES, Dial, DialOutcome, Event, Gather, PlayerError, Record, RecordOutcome, Speech
 
 
 class Keypad:
@@ -42,9 +42,15 @@ class Keypad:
         return ""
 
     def dial(self, dial: Dial) -> str | None:
-        """A <Dial> rings someone: return their DialCallStatus (DIAL_STATUSES), or None for
-        the player's default, "no-answer" once dial.timeout has passed (wait it here)."""
+        """A <Dial> rings someone: return how they answer (DIAL_OUTCOMES: a DialCallStatus,
+        or "declined"), or None for the player's default, "no-answer" once dial.timeout has
+        passed (wait it here)."""
         return None
+
+    def record(self, record: Record) -> int:
+        """A <Record> listens (after its beep): return how many seconds the caller speaks
+        before ending it with a finish key (0: they say nothing)."""
+        return 0
 
 
 class ScriptedKeypad(Keypad):
@@ -55,9 +61,11 @@ class ScriptedKeypad(Keypad):
     'say@0.3:siguiente' (Confidence 0.3). A string script is comma-separated; '\\,'
     is a comma inside a phrase. When the script runs out at a <Gather> the caller hangs up.
 
-    'dial:busy' (any of DIAL_STATUSES) is how the person a <Dial> rings answers: taken
+    'dial:busy' (any of DIAL_OUTCOMES) is how the person a <Dial> rings answers: taken
     at a <Dial> when it is the next entry; a <Dial> with no such entry next gets
-    "no-answer" and takes nothing. A dial entry met at a <Gather> is a PlayerError.
+    "no-answer" and takes nothing. 'record:14' is a message of 14 seconds, taken at a
+    <Record> when it is the next entry; a <Record> with none next records nothing. A dial
+    or record entry met at a <Gather> is a PlayerError.
     """
 
     def __init__(self, script):
@@ -73,6 +81,9 @@ class ScriptedKeypad(Keypad):
         if isinstance(entry, DialOutcome):
             raise PlayerError(f"the script says dial:{entry.status} where the line waits for keys,"
                               " not at a <Dial>")
+        if isinstance(entry, RecordOutcome):
+            raise PlayerError(f"the script says record:{entry.seconds} where the line waits for keys,"
+                              " not at a <Record>")
         self.pending = [entry] if isinstance(entry, Speech) else list(entry)
         return True
 
@@ -80,6 +91,11 @@ class ScriptedKeypad(Keypad):
         if self.script and isinstance(self.script[0], DialOutcome):
             return self.script.pop(0).status
         return None
+
+    def record(self, record):
+        if self.script and isinstance(self.script[0], RecordOutcome):
+            return self.script.pop(0).seconds
+        return 0
 
     def key(self, gather):
         return self.pending.pop(0) if self.pending else None
@@ -92,15 +108,23 @@ class ScriptedKeypad(Keypad):
 _SAY = re.compile(r"say(?:@(?P<confidence>[^:]*))?:(?P<text>.*)", re.S)
 
 
-def parse_entry(entry: str) -> "str | Speech | DialOutcome":
-    """One script entry: keys ('' for silence), a Speech or a DialOutcome ('dial:busy');
-    ValueError when it is none of them."""
+_RECORD = re.compile(r"record:\s*([0-9]{1,5})")
+
+
+def parse_entry(entry: str) -> "str | Speech | DialOutcome | RecordOutcome":
+    """One script entry: keys ('' for silence), a Speech, a DialOutcome ('dial:busy') or a
+    RecordOutcome ('record:14'); ValueError when it is none of them."""
     entry = entry.strip()
     if entry.startswith("dial:"):
         status = entry[len("dial:"):].strip()
-        if status not in DIAL_STATUSES:
-            raise ValueError(f"{entry!r}: after 'dial:' comes one of {', '.join(DIAL_STATUSES)}")
+        if status not in DIAL_OUTCOMES:
+            raise ValueError(f"{entry!r}: after 'dial:' comes one of {', '.join(DIAL_OUTCOMES)}")
         return DialOutcome(status)
+    if entry.startswith("record:"):
+        found = _RECORD.fullmatch(entry)
+        if not found:
+            raise ValueError(f"{entry!r}: after 'record:' comes the seconds spoken, like record:14")
+        return RecordOutcome(int(found.group(1)))
     said = _SAY.fullmatch(entry)
     if said:
         text = " ".join(said["text"].split())
@@ -121,6 +145,6 @@ def parse_entry(entry: str) -> "str | Speech | DialOutcome":
     if any(k not in KEYS for k in entry):
         raise ValueError(
             f"{entry!r} is not keys: use 0-9 * # per prompt, - for silence, say:words,"
-            " or dial:STATUS at a <Dial>"
+            " dial:STATUS at a <Dial> or record:SECONDS at a <Record>"
         )
     return entry

@@ -15,6 +15,10 @@
   const person = document.getElementById("person");
   const personTitle = document.getElementById("person-title");
   const personHint = person.querySelector(".person-hint");
+  const recording = document.getElementById("recording");
+  const recordingSeconds = recording.querySelector(".recording-seconds");
+  const recordingHint = recording.querySelector(".recording-hint");
+  let recordingClock = null;
   const KEYS = config.settings.keys;
   let current = null;
   let items = new WeakMap();  // player event -> its transcript line
@@ -73,10 +77,22 @@
       return log("person", `${transcript.dataset.dial} ${e.text}${callerId}`);
     },
     dialed(e) {
-      const key = "dialed" + e.text.replace(/(^|-)(\w)/g, (m, dash, c) => c.toUpperCase());
+      const status = e.taken === false ? "declined" : e.text;  // answered, not taken
+      const key = "dialed" + status.replace(/(^|-)(\w)/g, (m, dash, c) => c.toUpperCase());
       const words = transcript.dataset[key] || e.text;
       return log("person", words.replace("{seconds}", e.seconds));
     },
+    // What the screened person hears, and whether they took the call.
+    whisper(e) {
+      const name = e.url ? new URL(e.url).pathname.split("/").pop() : null;
+      const known = name ? config.catalog.files[name] : config.catalog.says[e.text];
+      // log() labels it with data-whisper ("La persona escucha:").
+      return log("whisper", known ? known.text : (e.text || name), known && known.prompt);
+    },
+    person: (e) => log("person", transcript.dataset[e.text === "taken" ? "personTaken" : "personDeclined"]),
+    beep: () => log("system", transcript.dataset.beep),
+    record: (e) => log("message", e.text === "0" ? transcript.dataset.recordNothing
+      : transcript.dataset.record.replace("{seconds}", e.text)),
     hangup: () => log("system", transcript.dataset.hangup),
     end: () => log("system", transcript.dataset.end),
     gone: () => log("system", transcript.dataset.gone),
@@ -90,7 +106,26 @@
     }
     personTitle.textContent = `${personTitle.dataset.label} ${e.text}`;
     personHint.textContent = personHint.dataset.hint.replace("{seconds}", e.timeout);
+    // "Answers without taking it" only means something when the transfer is screened.
+    person.querySelector("[data-screened]").hidden = !e.screened;
     person.hidden = false;
+  }
+
+  // While a <Record> listens: the "grabando" state, a running count, and how to end it.
+  function showRecording(r) {
+    clearInterval(recordingClock);
+    if (!r) {
+      recording.hidden = true;
+      if (current && current.active) setStatus("inCall");
+      return;
+    }
+    recordingSeconds.textContent = "0";
+    recordingHint.textContent = recordingHint.dataset.hint.replace("{seconds}", r.maxLength);
+    recordingClock = setInterval(() => {
+      recordingSeconds.textContent = String(Math.round((Date.now() - r.started) / 1000));
+    }, 250);
+    recording.hidden = false;
+    setStatus("recording");
   }
 
   const hooks = {
@@ -111,6 +146,7 @@
       const item = items.get(e);
       if (item) item.classList.remove("playing");
     },
+    recording: showRecording,
   };
 
   // A pass the webhooks accept now: the page's own may be older than a pass lives.
@@ -145,6 +181,7 @@
     } finally {
       clearInterval(renew);
       showPerson(null);
+      showRecording(null);
       current = null;
       callButton.disabled = false;
       hangupButton.disabled = true;
@@ -165,6 +202,10 @@
   person.querySelectorAll("button[data-status]").forEach((button) =>
     button.addEventListener("click", () => { if (current) current.dialEnds(button.dataset.status); }));
   hangupButton.addEventListener("click", () => { if (current) current.hangup(); });
+  document.getElementById("record-end").addEventListener("click", () => {
+    if (current && current.recording) current.recordEnds((Date.now() - current.recording.started) / 1000);
+  });
+  document.getElementById("record-nothing").addEventListener("click", () => { if (current) current.recordEnds(0); });
   document.querySelectorAll(".key").forEach((button) =>
     button.addEventListener("click", () => press(button.dataset.key)));
   document.addEventListener("keydown", (event) => {

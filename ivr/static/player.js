@@ -4,19 +4,25 @@
 //
 //   const call = new TwimlPlayer.Call({voiceUrl, settings, hooks, ...});
 //   call.run();  call.press("2");  call.say("siguiente");  call.hangup();
-//   call.dialEnds("busy");  // while a <Dial> rings: how the person answers
+//   call.dialEnds("busy");  // while a <Dial> rings: how the person answers ("declined":
+//                           // answers without taking a screened call)
+//   call.recordEnds(14);    // while a <Record> listens: the caller spoke 14 s and ended it
 //
 // hooks (all optional):
 //   event(e)          something happened: e.kind is say | play | tones | pause | keys |
-//                     speech | silence | ignored | unheard | dial | dialed | hangup | end |
-//                     gone, e.text its words, keys, phrase, the numbers dialled (dial,
-//                     e.callerId, e.timeout) or the DialCallStatus (dialed, e.seconds when
-//                     completed),
-//                     e.url a <Play>'s URL;
+//                     speech | silence | ignored | unheard | dial | whisper | person |
+//                     dialed | beep | record | hangup | end | gone, e.text its words, keys,
+//                     phrase, the numbers dialled (dial, e.callerId, e.timeout), what the
+//                     screened person hears (whisper) and whether they took the call
+//                     (person: taken or declined), the DialCallStatus (dialed, e.seconds when
+//                     completed, e.taken whether the person took it) or the seconds recorded
+//                     (record), e.url a <Play>'s URL;
 //   audio(e, state)   a <Play>'s audio is "playing", "blocked", "ended" or "stopped";
 //   done(e)           a prompt (say, play, tones, pause) is over;
 //   heard(e, inGather) a prompt starts (input given now barges in inside a <Gather>);
-//   begin(rules)      a <Gather>'s prompts are over; return false to hang up.
+//   begin(rules)      a <Gather>'s prompts are over; return false to hang up;
+//   recording(r)      a <Record> listens (r.maxLength, r.finishOnKey) until recordEnds(),
+//                     a finish key, or maxLength; recording(null) when it is over.
 (() => {
   "use strict";
 
@@ -39,6 +45,9 @@
       this.wake = null;        // resolves a wait when input comes or the call ends
       this.dialing = null;     // the <Dial> ringing now, or null
       this.dialStatus = null;  // how its person answered (dialEnds), null: not yet
+      this.recording = null;   // the <Record> listening now, or null
+      this.recordSeconds = null;  // what was said to it (recordEnds), null: not yet
+      this.pending = [];       // status callbacks due once the current request is answered
       this.pass = options.pass || "";
       this.audio = new Audio();
       this.requests = 0;
@@ -49,8 +58,13 @@
       return event;
     }
 
-    // A key from the keypad. Outside a <Gather> Twilio ignores it.
+    // A key from the keypad. Outside a <Gather> Twilio ignores it; during a <Record>, a
+    // finish key ends the message.
     press(key) {
+      if (this.active && this.recording && this.recording.finishOnKey.includes(key)) {
+        this.recordEnds((Date.now() - this.recording.started) / (1000 * this.scale || 1));
+        return;
+      }
       if (!this.active || !this.rules || !this.settings.keys.includes(key)) return;
       if (!this.rules.dtmf) {
         this.emit({ kind: "ignored", text: key });  // a <Gather input="speech">
@@ -79,8 +93,17 @@
     // when nothing is being dialled or the status is not one Twilio sends.
     dialEnds(status) {
       if (!this.active || !this.dialing || this.dialStatus
-          || !this.settings.dialStatuses.includes(status)) return false;
+          || !this.settings.dialOutcomes.includes(status)) return false;
       this.dialStatus = status;
+      if (this.wake) this.wake();
+      return true;
+    }
+
+    // While a <Record> listens: the caller spoke this many seconds (0: nothing) and ended
+    // it. Returns false when nothing is being recorded.
+    recordEnds(seconds) {
+      if (!this.active || !this.recording || this.recordSeconds !== null) return false;
+      this.recordSeconds = Math.max(0, Math.round(Number(seconds) || 0));
       if (this.wake) this.wake();
       return true;
     }
@@ -95,7 +118,8 @@
     }
 
     get hasInput() {
-      return this.keys.length > 0 || this.speech !== null || this.dialStatus !== null;
+      return this.keys.length > 0 || this.speech !== null || this.dialStatus !== null
+        || this.recordSeconds !== null;
     }
 
     // Resolve after `ms` (scaled; null: never) or as soon as input comes / the call ends.
@@ -120,17 +144,23 @@
       return url;
     }
 
-    async fetch(method, url, params) {
+    // A request as Twilio makes it: the call's parameters (`leg`: the dialled person's leg
+    // instead of the caller's), then the verb's.
+    async send(method, url, params, leg) {
       if (++this.requests > this.settings.maxRequests) {
         throw new Error(`the call did not end after ${this.settings.maxRequests} requests: the line loops`);
       }
-      const body = new URLSearchParams({
+      const call = leg ? {
+        CallSid: leg.sid, ParentCallSid: this.sid, AccountSid: "AC" + "0".repeat(32),
+        From: leg.from, To: leg.to, Direction: "outbound-dial", CallStatus: "in-progress",
+        ApiVersion: "2010-04-01",
+      } : {
         CallSid: this.sid, AccountSid: "AC" + "0".repeat(32), From: "web-phone",
         To: "linea-alcanos", Direction: "inbound", ApiVersion: "2010-04-01",
         // Twilio's first webhook of an incoming call comes while it still rings.
         CallStatus: this.requests === 1 ? "ringing" : "in-progress",
-        ...params,
-      });
+      };
+      const body = new URLSearchParams({ ...call, ...params });
       const headers = this.pass ? { [this.options.header]: this.pass } : {};
       let target = url;
       const init = { method, headers };
@@ -141,6 +171,19 @@
       }
       const response = await fetch(target, init);
       if (!response.ok) throw new Error(`HTTP ${response.status} from ${new URL(url).pathname}`);
+      return response;
+    }
+
+    // Status callbacks due (Twilio reads no TwiML from them).
+    async notifyPending() {
+      while (this.pending.length) {
+        const [verb, url, params] = this.pending.shift();
+        await this.send(verb, url, params);
+      }
+    }
+
+    async fetch(method, url, params, leg) {
+      const response = await this.send(method, url, params, leg);
       const doc = new DOMParser().parseFromString(await response.text(), "application/xml");
       if (doc.querySelector("parsererror") || doc.documentElement.tagName !== "Response") {
         throw new Error("the answer is not TwiML");
@@ -154,6 +197,7 @@
         while (this.active && next) {
           const [method, url, params] = next;
           const root = await this.fetch(method, url, params);
+          await this.notifyPending();
           next = await this.execute(root, url);
         }
       } finally {
@@ -177,6 +221,11 @@
           }
           case "Dial": {
             const next = await this.dial(verb, url);
+            if (next) return next;
+            break;
+          }
+          case "Record": {
+            const next = await this.record(verb, url);
             if (next) return next;
             break;
           }
@@ -263,6 +312,7 @@
     // Twilio goes on with the next verb.
     async dial(verb, url) {
       const numbers = [];
+      const screens = [];  // <Number url>: a document run on the person's leg first
       for (const node of verb.childNodes) {
         if (node.nodeType === Node.TEXT_NODE) {
           if (node.textContent.trim()) numbers.push(node.textContent.trim());
@@ -272,28 +322,141 @@
           }
           if (!node.textContent.trim()) throw new Error(`<${node.tagName}> without a number or name in <Dial>`);
           numbers.push(node.textContent.trim());
+          if (node.getAttribute("url")) {
+            screens.push([method(node), this.localUrl(node.getAttribute("url"), url), node.textContent.trim()]);
+          }
         }
       }
       if (!numbers.length) throw new Error("<Dial> without anything to dial");
       const timeout = Number(verb.getAttribute("timeout") || this.settings.dialTimeout);
-      this.dialing = { numbers, callerId: verb.getAttribute("callerId") || null, timeout };
+      this.dialing = { numbers, callerId: verb.getAttribute("callerId") || null, timeout, screened: screens.length > 0 };
       this.dialStatus = null;
       try {
-        this.emit({ kind: "dial", text: numbers.join(", "), callerId: this.dialing.callerId, timeout });
+        this.emit({ kind: "dial", text: numbers.join(", "), callerId: this.dialing.callerId, timeout,
+                    screened: this.dialing.screened });
         await this.wait(1000 * timeout);
         if (!this.active) return null;
-        const status = this.dialStatus || this.settings.dialStatuses[0];
-        const seconds = status === "completed" ? this.settings.dialTalkSeconds : null;
-        this.emit({ kind: "dialed", text: status, seconds });
+        const outcome = this.dialStatus || this.settings.dialStatuses[0];
+        const legSid = newSid();
+        let status = outcome;
+        let seconds = null;
+        let taken = null;
+        if (outcome === "completed" || outcome === "declined") {
+          // Twilio's DialCallStatus is the person's leg: completed whether or not they took it.
+          status = "completed";
+          taken = outcome === "completed";
+          if (screens.length) {
+            const [verbMethod, target, number] = screens[0];
+            const leg = { sid: legSid, from: this.dialing.callerId || "linea-alcanos", to: number };
+            taken = await this.whisper(verbMethod, target, leg, outcome === "completed");
+            if (!this.active) return null;
+            this.emit({ kind: "person", text: taken ? "taken" : "declined" });
+          }
+          seconds = taken ? this.settings.dialTalkSeconds : this.settings.dialDeclinedSeconds;
+        }
+        this.emit({ kind: "dialed", text: status, seconds, taken });
         const action = verb.getAttribute("action");
         if (!action) return null;
-        const params = { DialCallStatus: status, DialCallSid: newSid() };
+        const params = { DialCallStatus: status, DialCallSid: legSid };
         if (seconds !== null) params.DialCallDuration = String(seconds);
         return [method(verb), this.localUrl(action, url), params];
       } finally {
         this.dialing = null;
         this.dialStatus = null;
       }
+    }
+
+    // Run a <Number url> document on the person's leg: what they hear shows as whisper
+    // events; they press takeKey at its first <Gather> (takes) or nothing. True when it ends
+    // without <Hangup>: the two are bridged.
+    async whisper(verbMethod, url, leg, takes) {
+      let next = [verbMethod, url, {}];
+      while (next && this.active) {
+        const [how, target, params] = next;
+        const root = await this.fetch(how, target, params, leg);
+        next = null;
+        for (const verb of root.children) {
+          if (!this.active) return false;
+          if (verb.tagName === "Say" || verb.tagName === "Play") {
+            const text = verb.tagName === "Say" ? verb.textContent.replace(/\s+/g, " ").trim() : "";
+            const src = verb.tagName === "Play" ? this.localUrl(verb.textContent.trim(), target) : undefined;
+            this.emit({ kind: "whisper", text, url: src });
+            await this.wait(verb.tagName === "Say" ? Math.max(1500, text.length * 70) : 1500);
+          } else if (verb.tagName === "Pause") {
+            await this.wait(1000 * Number(verb.getAttribute("length") || 1));
+          } else if (verb.tagName === "Gather") {
+            for (const child of verb.children) {
+              if (child.tagName === "Say" || child.tagName === "Play") {
+                const text = child.tagName === "Say" ? child.textContent.replace(/\s+/g, " ").trim() : "";
+                const src = child.tagName === "Play" ? this.localUrl(child.textContent.trim(), target) : undefined;
+                this.emit({ kind: "whisper", text, url: src });
+              }
+            }
+            if (takes) {
+              takes = false;
+              next = [method(verb), this.localUrl(verb.getAttribute("action") || target, target),
+                      { Digits: this.settings.takeKey, FinishedOnKey: "" }];
+              break;
+            }
+            await this.wait(1000 * Number(verb.getAttribute("timeout") || 5));  // nobody presses
+          } else if (verb.tagName === "Redirect") {
+            next = [method(verb), this.localUrl(verb.textContent.trim(), target), {}];
+            break;
+          } else if (verb.tagName === "Hangup") {
+            return false;
+          } else {
+            throw new Error(`<${verb.tagName}> in a document run on a dialled person's leg`);
+          }
+        }
+      }
+      return this.active;
+    }
+
+    // A <Record>: the beep, then the caller speaks until recordEnds(), a finish key or
+    // maxLength. Something recorded: the action request, the status callback after it.
+    // Nothing: no action request (Twilio goes on with the next verb), `absent` if asked.
+    async record(verb, url) {
+      const s = this.settings;
+      const finishOnKey = verb.hasAttribute("finishOnKey") ? verb.getAttribute("finishOnKey") : s.recordFinishKeys;
+      if (Array.from(finishOnKey).some((k) => !s.recordFinishKeys.includes(k))) {
+        throw new Error(`<Record finishOnKey="${finishOnKey}">: keys are 0-9 * #`);
+      }
+      const maxLength = Number(verb.getAttribute("maxLength") || s.recordMaxLength);
+      if ((verb.getAttribute("playBeep") || "true").toLowerCase() !== "false") this.emit({ kind: "beep", text: "" });
+      this.recording = { maxLength, finishOnKey, started: Date.now() };
+      this.recordSeconds = null;
+      let seconds;
+      try {
+        if (this.hooks.recording) this.hooks.recording(this.recording);
+        await this.wait(1000 * maxLength);
+        if (!this.active) return null;
+        seconds = Math.min(this.recordSeconds === null ? maxLength : this.recordSeconds, maxLength);
+      } finally {
+        this.recording = null;
+        this.recordSeconds = null;
+        if (this.hooks.recording) this.hooks.recording(null);
+      }
+      this.emit({ kind: "record", text: String(seconds) });
+      const sid = "RE" + newSid().slice(2);
+      const recording = {
+        RecordingSid: sid, RecordingDuration: String(seconds),
+        RecordingUrl: `https://api.twilio.com/2010-04-01/Accounts/${"AC" + "0".repeat(32)}/Recordings/${sid}`,
+      };
+      const callback = verb.getAttribute("recordingStatusCallback");
+      const events = (verb.getAttribute("recordingStatusCallbackEvent") || "completed").split(/[\s,]+/);
+      const status = seconds ? "completed" : "absent";
+      if (callback && events.includes(status)) {
+        this.pending.push([(verb.getAttribute("recordingStatusCallbackMethod") || "POST").toUpperCase(),
+          this.localUrl(callback, url),
+          { ...recording, RecordingStatus: status, RecordingChannels: "1", RecordingSource: "RecordVerb" }]);
+      }
+      if (!seconds) {
+        await this.notifyPending();
+        return null;
+      }
+      const params = { ...recording };
+      if (finishOnKey && seconds < maxLength) params.Digits = finishOnKey.includes("#") ? "#" : finishOnKey[0];
+      return [method(verb), this.localUrl(verb.getAttribute("action") || url, url), params];
     }
 
     async gather(verb, url) {

@@ -171,7 +171,7 @@ def _sqlite_lock(engine):
 #: The schema revision this version of the line needs: alembic's head (`head()`; a test
 #: keeps them equal). Written out so that starting a worker on a migrated database reads one
 #: row and never imports alembic (about 10 MiB per worker).
-HEAD = "0002"
+HEAD = "0003"
 #: Where alembic keeps a database's revision.
 VERSION_TABLE = "alembic_version"
 

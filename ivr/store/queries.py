@@ -9,8 +9,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from . import inbox
 from .engine import StoreError, _unreachable, create_engine
 from .recorder import Recorder
 from .schema import CallStatus, Turn, caller_key, login_failures, losses, statuses, turns
@@ -72,6 +73,8 @@ class Store:
                 if c.dialect.name == "postgresql":
                     c.exec_driver_sql(f"SET LOCAL statement_timeout = {self.QUESTION_MS}")
                 yield c
+        except IntegrityError:
+            raise  # the database answered: a row that is there already (the caller decides)
         except SQLAlchemyError as e:
             self._quiet_until = time.monotonic() + self.PAUSE_AFTER_FAILURE
             raise _unreachable(self.engine.url, e) from None
@@ -127,6 +130,40 @@ class Store:
     def prune(self, before: datetime) -> int:
         """Delete the records older than `before` (see `prune`); returns how many rows went."""
         return prune(self.engine, before)
+
+
+    # The person the caller could not reach (ivr/person.py): short writes and reads on the
+    # call's path, refused at once (StoreError) while the database is failing.
+    def keep_message(self, message: inbox.Message) -> bool:
+        """Keep a recorded message; False when that recording is kept already."""
+        try:
+            with self._asking() as c:
+                return inbox.keep_message(c, message)
+        except IntegrityError:
+            return False
+
+    def drop_message(self, recording_sid: str) -> bool:
+        """Forget the message of a recording too short or silent to keep."""
+        with self._asking() as c:
+            return inbox.drop_message(c, recording_sid)
+
+    def request_callback(self, number: str, call_sid: str, step: int | None, at: datetime) -> bool:
+        """Keep a call-back request for `number`, sealed; False when one is open already."""
+        try:
+            with self._asking() as c:
+                return inbox.request_callback(c, self.secret, number, call_sid, step, at)
+        except IntegrityError:
+            return False
+
+    def screened(self, call_sid: str, dial_call_sid: str, accepted: bool, at: datetime) -> None:
+        """How the person answered the whisper of a transfer."""
+        with self._asking() as c:
+            inbox.screened(c, call_sid, dial_call_sid, accepted, at)
+
+    def accepted(self, call_sid: str, dial_call_sid: str | None) -> bool:
+        """Whether the person took that transfer (StoreError when the store cannot say)."""
+        with self._asking() as c:
+            return inbox.accepted(c, call_sid, dial_call_sid)
 
 
 def prune(engine: Engine, before: datetime) -> int:

@@ -167,6 +167,55 @@ login_failures = sa.Table(
 )
 
 
+# The person the caller could not reach (ivr/store/inbox.py). Messages and call-back requests
+# never reuse an id (SQLite's AUTOINCREMENT; PostgreSQL's sequences never do): an operator
+# closing a stale id must not close a newer request.
+messages = sa.Table(
+    "messages", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("call_sid", sa.String(64), nullable=False),
+    sa.Column("caller_key", sa.String(64)),
+    #: The step the caller was on when they asked for a person; None: the main menu.
+    sa.Column("step", sa.SmallInteger),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("duration_seconds", sa.Integer, nullable=False),
+    sa.Column("recording_sid", sa.String(64), nullable=False, unique=True),
+    sa.Column("recording_url", sa.String(500), nullable=False),
+    #: When the operator closed it (`ivr inbox done`); its recording stays until retention.
+    sa.Column("done_at", UTCDateTime()),
+    sa.Index("ix_messages_at", "at"),
+    sqlite_autoincrement=True,
+)
+
+callbacks = sa.Table(
+    "callbacks", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    #: The number's keyed hash: at most one open request per number (handled ones are deleted).
+    sa.Column("caller_key", sa.String(64), nullable=False, unique=True),
+    #: The number itself, encrypted (Fernet): only `ivr inbox` opens it.
+    sa.Column("number_sealed", sa.Text, nullable=False),
+    sa.Column("call_sid", sa.String(64), nullable=False),
+    sa.Column("step", sa.SmallInteger),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Index("ix_callbacks_at", "at"),
+    sqlite_autoincrement=True,
+)
+
+#: How the person answered a screened transfer's whisper, for the <Dial action> to read back.
+screenings = sa.Table(
+    "screenings", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    #: The caller's call (the whisper's ParentCallSid) and the person's leg (its CallSid,
+    #: the <Dial action>'s DialCallSid).
+    sa.Column("call_sid", sa.String(64), nullable=False),
+    sa.Column("dial_call_sid", sa.String(64), nullable=False),
+    sa.Column("accepted", sa.Boolean, nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Index("ix_screenings_call", "call_sid"),
+    sa.Index("ix_screenings_at", "at"),
+)
+
+
 def _text(value, limit: int) -> str:
     """`value` as text a database takes: at most `limit` characters, no NUL (PostgreSQL
     refuses it), no lone surrogates (not UTF-8). Some fields come from the network."""
