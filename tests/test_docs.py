@@ -36,59 +36,9 @@ SCRIPT = {"sh", "bash", "shell"}
 #: A block longer than this is stuck (a server, a prompt): it fails instead of hanging.
 TIMEOUT = 120
 
-#: Examples known to be stale, by (file, first command), and why: not run (some would install
-#: into /opt, start a server or reach Google), reported as expected failures. Today's README
-#: is the reference manual being rewritten as an introduction; the rewrite follows the
-#: convention, and each entry goes when its example does (a test holds that).
-KNOWN_STALE = {
-    ("README.md", ".venv/bin/ivr call --keys 2,5,-,0"):
-        "a ```sh block holding a console session; its step_keys line lacks 'Más despacio, cuatro.'",
-    ("README.md", ".venv/bin/ivr call --keys 9,dial:busy,9,dial:completed"):
-        "a ```sh block holding a console session; needs IVR_AGENT_NUMBER, which it does not set",
-    ("README.md", ".venv/bin/ivr doctor"):
-        "a ```sh block holding a console session of a deployment (Twilio); shows 23 prompts "
-        "(there are 45), and no 'call store' or 'settings' line",
-    ("README.md", ".venv/bin/ivr call"):
-        "interactive: without a terminal `ivr call` needs --keys (exit 2)",
-    ("README.md", "python3 -m venv .venv && .venv/bin/pip install -q -e . && .venv/bin/ivr call "
-                  "--keys 1,2,3,9,-,0"):
-        "installs into a new virtualenv (the package index, minutes), then runs the whole suite",
-    ("README.md", ".venv/bin/flask --app app run    # then open http://127.0.0.1:5000/phone "
-                  "(no token set: on)"):
-        "starts a server that runs until stopped; `app:app` exists only in a checkout",
-    ("README.md", ".venv/bin/ivr audio build                  # gTTS, Google's voice (needs the "
-                  "internet); --tld com.co etc."):
-        "needs Google's voice; would write into the shipped audio/",
-    ("README.md", ".venv/bin/flask --app app run          # development server on "
-                  "http://127.0.0.1:5000"):
-        "starts a server that runs until stopped",
-    ("README.md", "TWILIO_AUTH_TOKEN=… PUBLIC_BASE_URL=https://ivr.example.com .venv/bin/ivr serve"):
-        "a placeholder token; starts a server (which now also needs IVR_SECRET_KEY)",
-    ("README.md", "python3 -m venv /opt/ivr && /opt/ivr/bin/pip install .     # from a clone; or "
-                  "build a wheel once:"):
-        "installs into /opt (root), from a clone",
-    ("README.md", "python3 -m venv .venv && .venv/bin/pip install -q -e ."):
-        "installs into a new virtualenv, and writes a placeholder .env",
-    ("README.md", ".venv/bin/ivr audio build --force      # gTTS, es / com.mx"):
-        "needs Google's voice",
-    ("README.md", ".venv/bin/ivr serve --host 127.0.0.1 --port 8000"):
-        "starts a server that runs until stopped (and needs TWILIO_AUTH_TOKEN)",
-    ("README.md", "ngrok http 8000                      # or: cloudflared tunnel --url "
-                  "http://localhost:8000"):
-        "needs a tunnel and Twilio",
-    ("README.md", ".venv/bin/ivr twilio connect +573001234567 --dry-run   # what would change, "
-                  "side by side"):
-        "needs Twilio",
-    ("README.md", ".venv/bin/ivr report                          # text: funnel, where calls "
-                  "ended, per step, per day"):
-        "no DATABASE_URL: exits 1 (no schema, run `ivr db upgrade`) after making an empty "
-        "SQLite file in the checkout's instance/",
-    ("README.md", "apt-get install wrk valgrind postgresql      # once"):
-        "root; the benchmarks take minutes",
-    ("README.md", "python3 -m venv .venv-mutation && .venv-mutation/bin/pip install -q -e "
-                  "'.[test,mutation]'"):
-        "installs a virtualenv; mutation testing takes about 10 minutes a module",
-}
+#: Examples known to be stale, by (file, first command), and why: not run, reported as
+#: expected failures. Each entry goes when its example is mended (a test holds that).
+KNOWN_STALE: dict[tuple[str, str], str] = {}
 
 
 @dataclass
@@ -344,3 +294,16 @@ def test_a_note_leaves_a_block_out(tmp_path):
         ("console", None, ["  $ indented"]),
         ("sh", None, ["true"]),
     ]
+
+
+def test_the_readme_settings_table_is_every_setting():
+    """README's one table of settings names every setting ivr/settings.py documents, and
+    only those, besides the commands' own environment variables."""
+    from ivr.settings import documented
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    named = {name for row in table.splitlines() if row.startswith("| `")
+             for name in re.findall(r"`([A-Z_]+)`", row.split("|")[1])}
+    commands = {"IVR_CALL_PLAYER", "PORT", "WEB_CONCURRENCY"}  # click's envvars of ivr call / serve
+    assert named == {name for name, _, _ in documented()} | commands
