@@ -7,6 +7,7 @@ blueprints reach it with `current_line()`.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
@@ -19,6 +20,7 @@ from .agent import Agent
 from .audio import AudioStore
 from .content import Content
 from .flow import UNHEARD, Flow, State, key
+from .recordings import Recordings
 from .screening import Screenings
 from .settings import Settings
 from .store import Store, StoreError
@@ -49,7 +51,7 @@ class Line:
     #: How persons answered the whispers of screened transfers (with a person on).
     screenings: Screenings | None = None
     #: Deletes recordings too short to be messages (None without TWILIO_ACCOUNT_SID).
-    recordings: object = None
+    recordings: Recordings | None = None
     _documents: dict[str, Documents] = field(default_factory=dict, repr=False)
     # Threaded workers may make a base URL's documents at once: one at a time.
     _documents_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -59,7 +61,7 @@ class Line:
         """PUBLIC_BASE_URL without its trailing '/'; '' when the request's own root is used."""
         return self.settings.public_base_url
 
-    def resume_step(self, values) -> int | None:
+    def resume_step(self, values: Mapping[str, str]) -> int | None:
         """The step a returning caller reached in their last call, if they hung up before
         the Conclusión within the last IVR_RESUME_HOURS; None otherwise (or with no store)."""
         if not self.store:
@@ -87,7 +89,7 @@ class Line:
         except StoreError:
             return True  # the database is down: this process's own count decides
 
-    def key(self, state: State, values) -> str | None:
+    def key(self, state: State, values: Mapping[str, str]) -> str | None:
         """The key a webhook's parameters mean at `state`: the Digits pressed, or the words
         said (SpeechResult) as the content file's phrases for that place give them; None
         for silence, flow.UNHEARD for words not understood or heard with too little

@@ -11,9 +11,10 @@ the long numbers a caller says or keys in (speech.DigitMask).
 import json
 import logging
 import re
+from collections.abc import Callable, Mapping
 from time import perf_counter
 
-from flask import g, request
+from flask import Response, g, request
 
 from .speech import DigitMask
 
@@ -61,7 +62,7 @@ def mask(number) -> str:
     return value(plus + "*" * min(len(rest) - len(shown), 12) + shown)
 
 
-def params():
+def params() -> Mapping[str, str]:
     """Twilio's parameters ({} if the body cannot be read): for log lines, which never fail."""
     try:
         return request.values
@@ -83,7 +84,7 @@ def start() -> None:
     g.started = perf_counter()
 
 
-def finish(response, hide=DIGITS.mask):
+def finish(response: Response, hide: Callable[[str | None], str | None] = DIGITS.mask) -> Response:
     """after_request: write the webhook's line (`hide`: hides the numbers in what the caller
     said or keyed in). A log line never fails a call."""
     try:

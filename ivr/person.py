@@ -11,6 +11,7 @@ Every one is checked like every webhook (`replies.guard`: Twilio's signature).
 """
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, g, request
@@ -43,7 +44,7 @@ def _seconds(value) -> int:
 # -- the screened transfer ------------------------------------------------------------------
 
 @bp.route("/whisper", methods=("GET", "POST"))
-def whisper():
+def whisper() -> Response:
     """The person answered: the line's name and where the caller was, then 1 takes the call.
     The request is the person's leg: its From is the caller id (the caller's number), which
     the whisper never says."""
@@ -55,16 +56,17 @@ def whisper():
 
 
 @bp.route("/whispered", methods=("GET", "POST"))
-def whispered():
+def whispered() -> Response:
     """The person's key: 1 takes the call (bridged), anything else lets it go (hung up)."""
     line, values = current_line(), request.values
     taken = values.get("Digits") == "1"
+    assert line.screenings is not None  # the whisper is served only with a person on
     line.screenings.note(values.get("ParentCallSid", ""), values.get("CallSid", ""), taken)
     g.outcome = "whisper:taken" if taken else "whisper:declined"
     return Response(BRIDGE if taken else HANGUP, mimetype="text/xml")
 
 
-def dial_outcome(line: Line, values) -> str:
+def dial_outcome(line: Line, values: Mapping[str, str]) -> str:
     """How the <Dial> ended, as flow.DIAL_OUTCOMES names it.
 
     DialCallStatus is the person's leg: `completed` (`answered` for a conference) when they
@@ -74,13 +76,14 @@ def dial_outcome(line: Line, values) -> str:
     """
     status = values.get("DialCallStatus", "")
     if status in ("completed", "answered"):
+        assert line.screenings is not None  # a <Dial> is sent only with a person on
         taken = line.screenings.accepted(values.get("CallSid", ""), values.get("DialCallSid") or None)
         return "accepted" if taken else "declined"
     return status if status in ("busy", "failed") else "no_answer"
 
 
 @bp.route("/dialed", methods=("GET", "POST"))
-def dialed():
+def dialed() -> Response:
     """Back from <Dial>: the call ends after a conversation; otherwise why, and the offer."""
     line, values = current_line(), request.values
     state = line.flow.parse(request.args.to_dict())
@@ -97,7 +100,7 @@ def _record_state(line: Line) -> State | None:
 
 
 @bp.route("/recorded", methods=("GET", "POST"))
-def recorded():
+def recorded() -> Response:
     """The message is over: kept (thanks, and the menu), nothing heard (the offer again), or
     not kept (said so)."""
     line, values = current_line(), request.values
@@ -132,7 +135,7 @@ def keep(line: Line, values, state: State, sid: str, seconds: int) -> bool:
 
 
 @bp.route("/recording", methods=("GET", "POST"))
-def recording():
+def recording() -> Response:
     """Twilio's recording status callback (it reads no TwiML here): a completed recording
     long enough is kept (if the <Record action> has not kept it already); a short one is
     deleted from Twilio, an absent one (silence) was never stored."""

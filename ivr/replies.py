@@ -5,6 +5,7 @@ call backs) are blueprints with this guard.
 """
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from flask import Response, g, request
@@ -38,7 +39,7 @@ def guard(bp) -> None:
     apology with the menu instead of Twilio's error voice."""
 
     @bp.before_request
-    def check():
+    def check() -> Response | None:
         logs.start()
         return security.check()
 
@@ -46,12 +47,12 @@ def guard(bp) -> None:
     bp.errorhandler(Exception)(apologise)
 
 
-def log_line(response):
+def log_line(response: Response) -> Response:
     """The webhook's log line, with the numbers a caller spoke hidden as in the store."""
     return logs.finish(response, current_line().content.digits.mask)
 
 
-def apologise(e):
+def apologise(e: Exception) -> Response:
     """Whatever broke, the caller hears an apology and the menu, not Twilio's error voice."""
     try:
         route = (request.endpoint or "").rpartition(".")[2]
@@ -61,6 +62,7 @@ def apologise(e):
         else:
             log.exception("webhook failed: call=%s route=%s", logs.call_sid(), route)
         line = current_line()
+        query: Mapping[str, str]
         try:
             query = request.args
         except Exception:  # a query werkzeug cannot read (bytes that are not UTF-8)
@@ -72,7 +74,7 @@ def apologise(e):
         return Response(HANGUP, mimetype="text/xml")
 
 
-def reply(line: Line, values, turn: Turn, note: str = "", before: State | None = None,
+def reply(line: Line, values: Mapping[str, str], turn: Turn, note: str = "", before: State | None = None,
           pressed: str | None = None) -> Response:
     """The TwiML of `turn`, which followed `pressed` (a key, None for silence) at `before`
     (None: the call's start); `note` (lost, error, fallback) goes in the log line. `line` is
@@ -91,10 +93,11 @@ def reply(line: Line, values, turn: Turn, note: str = "", before: State | None =
     return Response(document, mimetype="text/xml")
 
 
-def record(line: Line, values, turn: Turn, where: str, note: str, before: State | None,
-           pressed: str | None):
+def record(line: Line, values: Mapping[str, str], turn: Turn, where: str, note: str,
+           before: State | None, pressed: str | None) -> None:
     """Queue the turn for the call store: never blocks, never fails the call. The words
     said are kept with their long numbers hidden; checks are marked as such."""
+    assert line.store is not None  # reply() records only when there is a store
     try:
         words = values.get("SpeechResult") if not values.get("Digits") else None
         if before is None:
@@ -113,7 +116,7 @@ def record(line: Line, values, turn: Turn, where: str, note: str, before: State 
         log.exception("cannot queue the turn for the call store")
 
 
-def caller_number(values) -> str | None:
+def caller_number(values: Mapping[str, str]) -> str | None:
     """The caller's own number, when Twilio gives one (not 'anonymous', not a browser)."""
     number = values.get("From", "")
     return number if is_e164(number) and number not in store_mod.WITHHELD else None

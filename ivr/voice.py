@@ -7,6 +7,7 @@ status, or a body that is not TwiML, Twilio plays its "application error" voice.
 """
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
 
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 @bp.route("", methods=("GET", "POST"))
-def answer():
+def answer() -> Response:
     """'A call comes in': welcome and main menu, or the offer to go on from the step a
     returning caller reached last time."""
     line, values = current_line(), request.values
@@ -36,7 +37,7 @@ def answer():
 
 
 @bp.route("/turn", methods=("GET", "POST"))
-def turn():
+def turn() -> Response:
     """A key (or silence) at the point of the call carried in the URL."""
     line, values = current_line(), request.values
     # A plain dict: the state's optional fields are often absent, and a werkzeug MultiDict
@@ -50,6 +51,7 @@ def turn():
     if turn.action == SMS:
         turn = line.flow.texted(state, text_the_caller(line, values))
     elif turn.action == AGENT:
+        assert line.agent is not None  # the flow asks for a person only when one is set
         closed = line.agent.closed()
         turn = line.flow.dial(state) if closed is None else line.flow.unreachable(state, closed)
     elif turn.action == CALLBACK_ASK:
@@ -59,7 +61,7 @@ def turn():
     return reply(line, values, turn, before=state, pressed=pressed)
 
 
-def text_the_caller(line: Line, values) -> str:
+def text_the_caller(line: Line, values: Mapping[str, str]) -> str:
     """Send the content file's text message to the caller's own number: how it went, as
     flow.SMS_OUTCOMES names it. Only a request Twilio signed can cost a text."""
     number = caller_number(values)
@@ -76,6 +78,7 @@ def text_the_caller(line: Line, values) -> str:
     if not line.may_text(number):
         log.info("sms limit: call=%s from=%s", logs.call_sid(), logs.mask(number))
         return "limit"
+    assert line.texter is not None and line.sms_limit is not None  # 7 is a key only with texts on
     result = line.texter.send(number, line.content.sms)
     if result.sent:
         line.sms_limit.count(number)
@@ -84,7 +87,7 @@ def text_the_caller(line: Line, values) -> str:
 
 
 @bp.route("/status", methods=("GET", "POST"))
-def status():
+def status() -> Response:
     """Twilio's status callback: how a call ended and how long it lasted, for the call
     store. Twilio reads no TwiML here."""
     values = request.values
@@ -101,7 +104,7 @@ def status():
 
 
 @bp.route("/fallback", methods=("GET", "POST"))
-def fallback():
+def fallback() -> Response:
     """The number's Fallback URL: Twilio could not get TwiML from ErrorUrl (ErrorCode says why).
 
     The caller hears the apology and the menu; the failed URL's state counts the failure, so
@@ -126,7 +129,7 @@ def fallback():
 
 @bp.route("/", defaults={"rest": ""}, methods=("GET", "POST"))
 @bp.route("/<path:rest>", methods=("GET", "POST"))
-def unknown(rest):
+def unknown(rest: str) -> Response:
     """A /voice URL the line does not have (a stale link, a typo in the number's settings)."""
     line = current_line()
     return reply(line, request.values, line.flow.lost(), "lost")
