@@ -22,7 +22,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from . import security
 from .audio import pcm_wav
-from .line import current_line
+from .line import current_line, line_of
 from .media import MAX_AGE
 from .player import settings as player_settings
 from .twiml import AUDIO_PATH
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 def pass_seconds(app) -> tuple[int, int]:
     """(how long a pass lives, how often the page renews it during a call), in seconds."""
-    settings = app.extensions["ivr"].settings
+    settings = line_of(app).settings
     return settings.web_phone_pass_seconds, settings.web_phone_pass_refresh_seconds
 
 
@@ -47,7 +47,7 @@ def _open_the_door(state):
     """While this blueprint is registered, its pass lets the page call the webhooks."""
     app = state.app
     security.allow(app, lambda req: has_valid_pass(app, req))
-    if app.extensions["ivr"].settings.twilio_auth_token:
+    if line_of(app).settings.twilio_auth_token:
         log.warning(
             "the web phone is on (/phone, IVR_WEB_PHONE=1): whoever can open that page can call "
             "this line's webhooks without Twilio's signature; turn it off where the public can "
@@ -59,7 +59,7 @@ def _serializer(app) -> URLSafeTimedSerializer:
     # SECRET_KEY if one is configured, else a key derived from the auth token: every worker
     # on every machine agrees on it without another secret to set, and the token itself
     # never leaves the server.
-    settings = app.extensions["ivr"].settings
+    settings = line_of(app).settings
     secret = settings.secret_key or hmac.new(
         settings.twilio_auth_token.encode(), b"ivr web phone pass", hashlib.sha256
     ).hexdigest()
