@@ -98,15 +98,9 @@ def main():
     args = parser.parse_args()
     logging.getLogger("ivr.store").setLevel(logging.ERROR)  # the writer's warnings: expected here
 
-    server = None
-    if not args.no_postgresql:
-        from postgres import Server, binaries
+    from postgres import throwaway
 
-        if binaries() is None:
-            raise SystemExit("PostgreSQL is not installed (apt-get install postgresql), or use --no-postgresql")
-        server = Server(binaries())
-        server.start()
-    try:
+    with throwaway(not args.no_postgresql) as server:
         print(f"{args.rate:g} turns/s; fault of {args.fault_seconds:g} s; {args.rounds} rounds each; "
               "the writer's wait 0.5 s, batch 200")
         print(f"{'fault':22} {'recovery ms (median / worst)':>29} {'turns lost':>11} "
@@ -125,9 +119,6 @@ def main():
             print(f"{name:22} {statistics.median(ms):14.0f} / {max(ms):10.0f}   "
                   f"{max(r['lost'] for r in results):11} "
                   f"{max(r['lost_after_end'] for r in results):25}")
-    finally:
-        if server is not None:
-            server.remove()
 
 
 if __name__ == "__main__":

@@ -78,15 +78,9 @@ def main():
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
 
-    server = None
-    if not args.no_postgresql:
-        from postgres import Server, binaries
+    from postgres import throwaway
 
-        if binaries() is None:
-            raise SystemExit("PostgreSQL is not installed (apt-get install postgresql), or use --no-postgresql")
-        server = Server(binaries())
-        server.start()
-    try:
+    with throwaway(not args.no_postgresql) as server:
         print(f"SIGKILL at a random moment; {args.rounds} rounds each; the writer's wait 0.5 s, batch 200")
         print(f"{'database':11} {'turns/s':>8} {'ms of turns lost (median / worst)':>36} {'turns lost (worst)':>19}")
         made = 0
@@ -105,9 +99,6 @@ def main():
                 ms = [r[0] for r in results]
                 print(f"{database:11} {rate:8g} {statistics.median(ms):19.0f} / {max(ms):12.0f}   "
                       f"{max(r[1] for r in results):19}")
-    finally:
-        if server is not None:
-            server.remove()
 
 
 if __name__ == "__main__":

@@ -337,6 +337,27 @@ def database_url(request, tmp_path):
 
 
 @pytest.fixture
+def recording_line(no_audio, database_url):
+    """make(**config): a signed line recording into a migrated database of the test's own
+    (both kinds); its stores are closed after the test."""
+    from ivr import store as store_mod
+
+    store_mod.upgrade(database_url)
+    apps = []
+
+    def make(**config):
+        app = create_app({"TESTING": True, "AUDIO_DIR": str(no_audio), "TWILIO_AUTH_TOKEN": TOKEN,
+                          "STORE": True, "DATABASE_URL": database_url, "SECRET_KEY": "s3cret",
+                          **config})
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["ivr"].store.close()
+
+
+@pytest.fixture
 def store(database_url):
     """A Store on a migrated database (both kinds), with a short batch wait; closed after."""
     from ivr import store as store_mod

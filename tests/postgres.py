@@ -4,6 +4,7 @@ directory, listening on a unix socket only (nothing else on the machine can reac
 PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user.
 """
 
+import contextlib
 import glob
 import os
 import shutil
@@ -28,6 +29,23 @@ def require_postgres() -> Path:
             pytest.fail("PostgreSQL is missing: .ci/run should install the postgresql package")
         pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
     return bin_dir
+
+
+@contextlib.contextmanager
+def throwaway(wanted: bool = True, **server_options):
+    """For the benchmarks: a started Server, removed afterwards; None when not `wanted`. Exits
+    with one line when PostgreSQL is not installed."""
+    if not wanted:
+        yield None
+        return
+    if binaries() is None:
+        raise SystemExit("PostgreSQL is not installed (apt-get install postgresql), or use --no-postgresql")
+    server = Server(binaries(), **server_options)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
 
 
 class Server:

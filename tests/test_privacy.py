@@ -10,8 +10,8 @@ import logging
 import pytest
 import sqlalchemy as sa
 
-from conftest import TOKEN, twilio_request
-from ivr import create_app, phone
+from conftest import twilio_request
+from ivr import phone
 from ivr import store as store_mod
 from ivr.checks import SELF_CHECK_CALL_SID
 from ivr.speech import DigitMask
@@ -20,20 +20,9 @@ CALLER = "+573001234567"
 
 
 @pytest.fixture
-def line(no_audio, database_url):
-    store_mod.upgrade(database_url)
-    apps = []
-
-    def make(**config):
-        app = create_app({"TESTING": True, "AUDIO_DIR": str(no_audio), "TWILIO_AUTH_TOKEN": TOKEN,
-                          "STORE": True, "DATABASE_URL": database_url, "SECRET_KEY": "s3cret",
-                          **config})
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.extensions["ivr"].store.close()
+def line(recording_line):
+    """make(**config): a line recording into a migrated database of the test's own."""
+    return recording_line
 
 
 def turns(app):

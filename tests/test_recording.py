@@ -14,21 +14,9 @@ CALLER = "+573001234567"
 
 
 @pytest.fixture
-def line(no_audio, database_url):
+def line(recording_line):
     """make(**config): a line recording into a migrated database of the test's own."""
-    store_mod.upgrade(database_url)
-    apps = []
-
-    def make(**config):
-        app = create_app({"TESTING": True, "AUDIO_DIR": str(no_audio), "TWILIO_AUTH_TOKEN": TOKEN,
-                          "STORE": True, "DATABASE_URL": database_url, "SECRET_KEY": "s3cret",
-                          **config})
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.extensions["ivr"].store.close()
+    return recording_line
 
 
 def rows(app, table):
