@@ -90,7 +90,9 @@ def test_summary_of_known_calls(calls):
     s = report_mod.summarize(calls.engine, steps=8)
     assert s["calls"] == 5 and s["completed"] == 1 and s["steps"] == 8
     assert s["reached_step"] == {"1": 1, "2": 1, "3": 0, "4": 0, "5": 1, "6": 0, "7": 0, "8": 1}
-    assert s["per_day"] == {"2026-11-19": {"calls": 1}, "2026-11-20": {"calls": 4}}
+    nothing_left = {"transfers": 0, "messages": 0, "callbacks": 0}
+    assert s["per_day"] == {"2026-11-19": {"calls": 1, **nothing_left},
+                            "2026-11-20": {"calls": 4, **nothing_left}}
     assert s["ended_at"] == {"menu": 1, "step:2": 1, "step:5": 1, "end": 1, "dial": 1}
     assert s["line_hung_up"] == 1
     assert s["per_step"]["1"] == {"repeat": 1, "back": 0, "slow": 0, "silence": 0, "wrong": 0,
@@ -101,7 +103,10 @@ def test_summary_of_known_calls(calls):
     assert s["per_step"]["5"]["median_seconds"] is None
     assert s["wrong_per_place"] == {"menu": {"wrong_keys": 1, "not_understood": 1}}
     assert s["words_not_understood"] == {"hola, quiero pagar.": 1}
-    assert (s["sms_sent"], s["transfers"]) == (1, 1)
+    # CA3's 9 rang the person and the call ended there: a dial, not a transfer taken.
+    assert (s["sms_sent"], s["transfers"], s["person"]["dialled"]) == (1, 0, 1)
+    assert s["after_nine"] == {"calls": 1, "person": 0, "message": 0, "callback": 0, "ringing": 1,
+                               "nothing_left": 0, "went_on": 0}
     assert s["call_status"] == {"completed": 5} and s["median_call_seconds"] == 90
     assert s["not_recorded"] == {"turns": 0, "statuses": 0, "first": None, "last": None}
 
@@ -185,7 +190,7 @@ def test_tables_use_the_charts_names_and_counts_are_whole_numbers(calls):
         rows = rows[:rows.index("</table>")]
         assert "step:" not in rows and "resume:" not in rows, table
     assert "<td>Paso 2</td><td>1</td>" in page and "<td>Conclusión</td><td>1</td>" in page
-    assert "<td>Con una persona</td><td>1</td>" in page
+    assert "<td>Llamando a una persona</td><td>1</td>" in page
     charts = report_mod.charts(report_mod.summarize(calls.engine, steps=8), report_mod.strings("es"))
     for name, svg in charts.items():
         labels = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
@@ -212,7 +217,11 @@ def test_each_language_has_every_string():
     for template in [ROOT / "ivr/templates/report.html", *(ROOT / "ivr/templates/report").glob("*.html")]:
         used |= set(re.findall(r"\bt\.(\w+)", template.read_text(encoding="utf-8")))
     assert used - {"format"} <= keys["es"]
-    assert {f"col_{c}" for c in (*report_mod.page.STEP_COLUMNS, *report_mod.page.DAY_COLUMNS)} <= keys["es"]
+    page = report_mod.page
+    assert {f"col_{c}" for c in (*page.STEP_COLUMNS, *page.DAY_COLUMNS, *page.PERSON_COLUMNS)} <= keys["es"]
+    summary = report_mod.summary
+    assert {f"person_{k}" for k in summary.PERSON} <= keys["es"]
+    assert {f"after_{k}" for k in summary.AFTER_NINE} <= keys["es"]
 
 
 # -- the CLI ---------------------------------------------------------------------------------

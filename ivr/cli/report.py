@@ -42,7 +42,8 @@ def report(since, as_json, html_file, include_checks):
     if html_file:
         try:
             with open(html_file, "w", encoding="utf-8") as f:
-                f.write(report_mod.html(summary, found.report_language))
+                # No inbox given: the file says how many wait, never a number or a recording.
+                f.write(report_mod.html(summary, found.report_language, tz=found.timezone))
         except OSError as e:
             raise click.ClickException(f"cannot write {html_file}: {e.strerror}") from None
     if as_json:

@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 
 from ..settings import REPORT_LANGUAGES
+from ..states import PERSON_PLACES
 
 LANG = Path(__file__).resolve().parent / "lang"
 
@@ -22,9 +23,12 @@ def strings(language: str) -> dict[str, str]:
 
 
 def place(where: str, t: dict[str, str]) -> str:
-    """A place of a call as the report names it: step:2 -> "Paso 2", end -> "Conclusión";
-    a place it does not know, as it is."""
+    """A place of a call as the report names it: step:2 -> "Paso 2", end -> "Conclusión",
+    offer:4 -> "Opciones sin persona (Paso 4)", offer -> "Opciones sin persona (Menú
+    principal)"; a place it does not know, as it is."""
     kind, _, n = where.partition(":")
     if kind in ("step", "resume") and n:
         return t[f"place_{kind}"].format(n=n)
+    if kind in PERSON_PLACES:  # after a 9: where the caller asked from (none: the menu)
+        return t[f"place_{kind}"].format(place=t["place_step"].format(n=n) if n else t["place_menu"])
     return t.get(f"place_{where}", where)

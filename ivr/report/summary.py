@@ -9,12 +9,32 @@ from datetime import UTC, date, datetime, time, tzinfo
 
 import sqlalchemy as sa
 
-from ..store import losses, masked, statuses, turns
+from ..offer import CALLBACK_OUTCOMES, DIAL_OUTCOMES, REASONS
+from ..states import AGENT, PERSON_PLACES
+from ..store import inbox, losses, masked, statuses, turns
 
 #: Most frequent words not understood that the report lists.
 TOP_WORDS = 15
 #: What a caller did on a step that the report counts, per step.
 STEP_ACTIONS = ("repeat", "back", "slow", "silence", "wrong")
+#: What became of a 9, by the turn actions ivr/offer.py names (summary["person"]): the line
+#: rang the person (`dialled`, a <Dial>), and how that dial came back (accepted: the person
+#: pressed 1 in the whisper; declined, no_answer, busy, failed); or nobody was there to ring
+#: (closed_hours, closed_holiday, closed_day: never dialled).
+PERSON = {"dialled": AGENT, "accepted": inbox.DIAL_ACCEPTED,
+          **{action.removeprefix("dial_"): action for _, action in REASONS.values()}}
+#: summary["person"]'s keys: how a dial came back, and why nobody was rung.
+DIAL_ENDINGS = DIAL_OUTCOMES
+CLOSED = tuple(k for k in PERSON if k not in ("dialled", *DIAL_OUTCOMES))
+#: Turn actions of a caller's 9: a dial, or the news that nobody is there (a closed reason).
+ASKED = {AGENT} | {action for why, (_, action) in REASONS.items() if why not in DIAL_OUTCOMES}
+#: A call back is waiting for the caller: asked for now, or already open from before.
+CALLED_BACK = {CALLBACK_OUTCOMES["saved"][1], CALLBACK_OUTCOMES["already"][1]}
+#: Where a call that asked for a person (9) ended up, first that applies (summary["after_nine"]):
+#: talked to a person; left a message; has a call back coming; ended while the line rang the
+#: person; ended at the offer (or recording, or the read-back) with nothing left; went on with
+#: the menu or the guide.
+AFTER_NINE = ("person", "message", "callback", "ringing", "nothing_left", "went_on")
 
 
 def _since_utc(since, tz: tzinfo) -> datetime | None:
@@ -26,7 +46,25 @@ def _since_utc(since, tz: tzinfo) -> datetime | None:
 
 
 def _place(place: str, step) -> str:
-    return f"{place}:{step}" if place in ("step", "resume") and step else place
+    """step:4, resume:4, offer:4 (the offer after a 9 on Paso 4; offer alone: from the menu)."""
+    return f"{place}:{step}" if place in ("step", "resume", *PERSON_PLACES) and step else place
+
+
+def _after_nine(call_turns, actions: set) -> str:
+    """Where a call that asked for a person ended up (one of AFTER_NINE)."""
+    if inbox.DIAL_ACCEPTED in actions:
+        return "person"
+    if inbox.MESSAGE_KEPT in actions:
+        return "message"
+    if actions & CALLED_BACK:
+        return "callback"
+    last = call_turns[-1]
+    if last.outcome == "dial":
+        return "ringing"
+    if last.outcome.partition(":")[0] in PERSON_PLACES or (
+            last.outcome == "hangup" and last.place in PERSON_PLACES):
+        return "nothing_left"
+    return "went_on"
 
 
 def summarize(engine, since: date | datetime | None = None, *, steps: int | None = None,
@@ -38,6 +76,10 @@ def summarize(engine, since: date | datetime | None = None, *, steps: int | None
     Checks (the doctor's self-check, web phone trial calls) are left out and counted apart,
     unless `include_checks`. `hide` hides long numbers in the words not understood (the
     content's DigitMask), for records kept before the webhooks hid them.
+
+    What callers who asked for a person (9) got, and left (messages, call-back requests), is
+    counted from the turns too, by day and by place (ivr.store.inbox.by_day_and_step);
+    `open_inbox` is what the inbox holds now, whatever the period (numbers never opened).
     """
     start = _since_utc(since, tz)
     query = sa.select(
@@ -61,6 +103,8 @@ def summarize(engine, since: date | datetime | None = None, *, steps: int | None
         status_rows = c.execute(status_query).all()
         checks = c.execute(checks_query).scalar_one()
         lost_turns, lost_statuses, lost_first, lost_last = c.execute(loss_query).one()
+    left = inbox.by_day_and_step(engine, start, tz, include_checks=include_checks)
+    open_inbox = inbox.waiting(engine)
 
     calls = defaultdict(list)
     for row in rows:
@@ -78,7 +122,9 @@ def summarize(engine, since: date | datetime | None = None, *, steps: int | None
     seconds = defaultdict(list)
     wrong = defaultdict(Counter)
     not_understood = Counter()
-    sms_sent = sms_failed = transfers = resume_offered = resumed = line_hung_up = 0
+    asked_at = Counter()
+    after_nine = Counter()
+    resume_offered = resumed = line_hung_up = 0
 
     for call_turns in calls.values():
         per_day[call_turns[0].at.astimezone(tz).date().isoformat()] += 1
@@ -96,9 +142,8 @@ def summarize(engine, since: date | datetime | None = None, *, steps: int | None
                 if t.input == "speech" and t.words:
                     words = hide(t.words) if hide else t.words
                     not_understood[words.strip().lower()] += 1
-            sms_sent += t.action == "sms_sent"
-            sms_failed += t.action == "sms_failed"
-            transfers += t.action == "agent"
+            if t.action in ASKED:
+                asked_at[_place(t.place, t.step)] += 1
         # The offer to go on comes as the call starts; a caller takes it with the step that
         # follows it (the place "resume", then a step), not by hearing it.
         resume_offered += any(t.action == "resume" and t.place != "resume" for t in call_turns)
@@ -107,8 +152,13 @@ def summarize(engine, since: date | datetime | None = None, *, steps: int | None
         for s in heard:
             reached[s] += 1
         completed += any(t.action == "conclusion" for t in call_turns)
+        actions = {t.action for t in call_turns}
+        if actions & ASKED:
+            after_nine[_after_nine(call_turns, actions)] += 1
         last = call_turns[-1]
-        if last.outcome == "hangup":  # the line ended the call (silences, wrong keys, goodbye)
+        if last.action == inbox.DIAL_ACCEPTED:  # a conversation, then the line's goodbye
+            ended["person"] += 1
+        elif last.outcome == "hangup":  # the line ended the call (silences, wrong keys, goodbye)
             line_hung_up += 1
             ended[_place(last.place, last.step)] += 1
         else:
@@ -124,6 +174,23 @@ def summarize(engine, since: date | datetime | None = None, *, steps: int | None
     def median(values):
         return round(statistics.median(values), 1) if values else None
 
+    done = Counter(r.action for r in rows)
+    person = {key: done[action] for key, action in PERSON.items()}
+    # Messages, call-back requests and accepted transfers by day and by place (step:4, menu).
+    kinds = {"transfers": left["accepted_transfers"], "messages": left["messages"],
+             "callbacks": left["callbacks"]}
+    days = {}
+    for day in sorted(set(per_day).union(*kinds.values())):
+        days[day] = {"calls": per_day[day],
+                     **{kind: sum(by_day.get(day, {}).values()) for kind, by_day in kinds.items()}}
+    per_place = defaultdict(Counter)
+    for where, n in asked_at.items():
+        per_place[where]["asked"] += n
+    for kind, by_day in kinds.items():
+        for counts in by_day.values():
+            for where, n in counts.items():
+                per_place[where][kind] += n
+
     return {
         "since": start.isoformat() if start else None,
         "database": masked(engine.url),
@@ -134,9 +201,13 @@ def summarize(engine, since: date | datetime | None = None, *, steps: int | None
         "include_checks": include_checks,
         "reached_step": {s: reached[s] for s in step_names},
         "completed": completed,
-        "per_day": {day: {"calls": n} for day, n in sorted(per_day.items())},
-        # Where each call was when it ended: the outcome of its last turn ("dial": sent to a
-        # person), or where the caller was when the line said goodbye and hung up.
+        # Calls by the day they started; transfers taken, messages and call-back requests
+        # by the day they were made.
+        "per_day": days,
+        # Where each call was when it ended: the outcome of its last turn ("dial": the line was
+        # ringing the person; "offer:4": the offer after a 9 on Paso 4), "person" after a
+        # conversation with the person, or where the caller was when the line said goodbye
+        # and hung up.
         "ended_at": dict(sorted(ended.items(), key=_where_order)),
         "line_hung_up": line_hung_up,
         "per_step": {
@@ -146,9 +217,20 @@ def summarize(engine, since: date | datetime | None = None, *, steps: int | None
         },
         "wrong_per_place": {w: dict(c) for w, c in sorted(wrong.items(), key=_where_order)},
         "words_not_understood": dict(not_understood.most_common(TOP_WORDS)),
-        "sms_sent": sms_sent,
-        "sms_failed": sms_failed,
-        "transfers": transfers,
+        "sms_sent": done["sms_sent"],
+        "sms_failed": done["sms_failed"],
+        # Sent to a person: only the transfers the person took (pressed 1 in the whisper).
+        "transfers": person["accepted"],
+        "person": person,
+        "after_nine": {"calls": sum(after_nine.values()), **{k: after_nine[k] for k in AFTER_NINE}},
+        "messages": sum(days[d]["messages"] for d in days),
+        "callbacks": sum(days[d]["callbacks"] for d in days),
+        # place -> times callers asked for a person there (9), transfers taken, messages left
+        # and call backs asked for.
+        "person_per_place": {
+            w: {k: c[k] for k in ("asked", "transfers", "messages", "callbacks")}
+            for w, c in sorted(per_place.items(), key=_where_order)},
+        "open_inbox": open_inbox,
         "resume_offered": resume_offered,
         "resumed": resumed,
         "call_status": dict(endings.most_common()),
@@ -164,10 +246,10 @@ def summarize(engine, since: date | datetime | None = None, *, steps: int | None
 
 
 _ORDER = {"start": 0, "resume": 1, "menu": 2, "pick": 3, "step": 4, "end": 5, "hangup": 6,
-          "dial": 7, "lost": 8}
+          "dial": 7, "person": 8, "offer": 9, "record": 10, "callback": 11, "lost": 12}
 
 
 def _where_order(item):
     where = item[0]
     kind, _, n = where.partition(":")
-    return (_ORDER.get(kind, 9), int(n) if n.isdigit() else 0, where)
+    return (_ORDER.get(kind, 13), int(n) if n.isdigit() else 0, where)

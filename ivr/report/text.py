@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .strings import place, strings
+from .summary import AFTER_NINE, CLOSED, DIAL_ENDINGS
 
 
 def text(summary: dict) -> str:
@@ -48,13 +49,17 @@ def text(summary: dict) -> str:
         for words, n in summary["words_not_understood"].items():
             add(f"  {n:6}  {words}")
     add("")
-    add("Calls per day:")
-    for day, counts in summary["per_day"].items():
-        add(f"  {day}  {counts['calls']:6}")
+    add("Per day:     calls  taken by a person  messages  call-back requests")
+    for day, c in summary["per_day"].items():
+        add(f"  {day}  {c['calls']:6}  {c['transfers']:17}  {c['messages']:8}  {c['callbacks']:18}")
+    out.extend(_person(summary, t))
     add("")
     add(f"SMS sent: {summary['sms_sent']} (failed {summary['sms_failed']}); "
-        f"transfers to a person: {summary['transfers']}; "
+        f"sent to a person (they took the call): {summary['transfers']}; "
         f"resumed: {summary['resumed']} (of {summary['resume_offered']} offered)")
+    waiting = summary["open_inbox"]
+    add(f"Messages left: {summary['messages']}; call-back requests: {summary['callbacks']}; "
+        f"waiting now in `ivr inbox`: {waiting['callbacks']} call backs, {waiting['messages']} messages")
     if summary["call_status"]:
         statuses_text = ", ".join(f"{k} {v}" for k, v in summary["call_status"].items())
         add(f"How calls ended (Twilio): {statuses_text}; median length "
@@ -67,3 +72,21 @@ def _checks(summary: dict) -> str:
     if summary["include_checks"]:
         return f"Checks (doctor's self-check, web phone calls): {n}, counted above"
     return f"Checks (doctor's self-check, web phone calls): {n}, not counted (--include-checks counts them)"
+
+
+def _person(summary: dict, t: dict[str, str]) -> list[str]:
+    """Key 9: the rings of the person and how they ended, why nobody was rung, where those
+    calls ended up, and where callers asked from (nothing when nobody asked)."""
+    p, after = summary["person"], summary["after_nine"]
+    if not (p["dialled"] or after["calls"]):
+        return []
+    lines = ["", f"Asked for a person (9): {after['calls']} calls",
+             f"  rang the person {p['dialled']} times: "
+             + ", ".join(f"{t['person_' + k]} {p[k]}" for k in DIAL_ENDINGS),
+             "  " + ", ".join(f"{t['person_' + k]} {p[k]}" for k in CLOSED),
+             "  ended up: " + ", ".join(f"{t['after_' + k]} {after[k]}" for k in AFTER_NINE),
+             f"  {'':24} {'asked':>6} {'taken':>6} {'messages':>9} {'call backs':>11}"]
+    for where, c in summary["person_per_place"].items():
+        lines.append(f"  {place(where, t):24} {c['asked']:6} {c['transfers']:6} {c['messages']:9} "
+                     f"{c['callbacks']:11}")
+    return lines

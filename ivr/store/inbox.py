@@ -52,9 +52,11 @@ def seal(secret: bytes, number: str) -> str:
 
 def unseal(secret: bytes, token: str) -> str | None:
     """The number sealed in `token`; None when this secret cannot open it (IVR_SECRET_KEY
-    changed since, or the token was altered)."""
+    changed or unset since, or the token was altered)."""
     from cryptography.fernet import InvalidToken
 
+    if not secret:
+        return None
     try:
         return _fernet(secret).decrypt(token.encode("ascii")).decode()
     except (InvalidToken, UnicodeError):
@@ -168,6 +170,17 @@ def items(engine: Engine, secret: bytes) -> Items:
     )
 
 
+def waiting(engine: Engine) -> dict:
+    """How many call-back requests and messages are open, and since when the oldest of them
+    waits: what the inbox holds, without opening a number (for `ivr report`)."""
+    with engine.connect() as c:
+        asked, asked_first = c.execute(sa.select(sa.func.count(), sa.func.min(callbacks.c.at))).one()
+        left, left_first = c.execute(sa.select(sa.func.count(), sa.func.min(messages.c.at))
+                                     .where(messages.c.done_at.is_(None))).one()
+    oldest = min((at for at in (asked_first, left_first) if at is not None), default=None)
+    return {"callbacks": asked, "messages": left, "oldest": oldest.isoformat() if oldest else None}
+
+
 def parse_id(text: str) -> tuple[str, int]:
     """(kind, row id) of an inbox id like c3 or m12; ValueError otherwise."""
     text = text.strip().lower()
@@ -207,15 +220,19 @@ def forget(engine: Engine, before: datetime, recordings: list[str]) -> int:
     return gone
 
 
-def by_day_and_step(engine: Engine, since: datetime | None = None, tz: tzinfo | None = None) -> dict:
+def by_day_and_step(engine: Engine, since: datetime | None = None, tz: tzinfo | None = None,
+                    include_checks: bool = False) -> dict:
     """Messages kept, call-back requests made and transfers a person took, by day (in `tz`)
     and by where the caller was (step:4, menu), from the turns (so requests handled since, and
     deleted, still count): {"messages": {"2026-11-30": {"step:4": 2}}, "callbacks": {...},
-    "accepted_transfers": {...}}."""
+    "accepted_transfers": {...}}. Checks (web phone trial calls, which keep nothing) are left
+    out unless `include_checks`, as the report leaves them out."""
     kinds = {MESSAGE_KEPT: "messages", CALLBACK_SAVED: "callbacks", DIAL_ACCEPTED: "accepted_transfers"}
     query = sa.select(turns.c.at, turns.c.step, turns.c.action).where(turns.c.action.in_(kinds))
     if since is not None:
         query = query.where(turns.c.at >= since)
+    if not include_checks:
+        query = query.where(turns.c.is_check == sa.false())
     counts: dict = {kind: {} for kind in kinds.values()}
     with engine.connect() as c:
         for at, step, action in c.execute(query):
