@@ -10,14 +10,18 @@ hang up on a step (more often on the harder ones, PSE and the bank's page), pick
 repeat, go back, ask for slow replays, speak ("siguiente", words the line does not take),
 press wrong keys, stay silent, ask for the text message (the extras are on, Twilio's API
 answered in memory through twilio's HTTP seam), and some call back later and pick up where
-they left off.
+they left off. Some press 9 for a person: within the person's hours (IVR_AGENT_HOURS, judged
+at the call's simulated start) the person takes the call, lets it go, is busy or does not
+answer; when nobody is there, callers leave a message, ask to be called back, go back to the
+menu or hang up at the offer.
 
-Placing calls in time: the webhooks stamp each turn with the real clock (ivr/voice.py
+Placing calls in time: the webhooks stamp each turn with the real clock (ivr/replies.py
 `record`), so the calls run first, in the order of their simulated start, and then this
-script rewrites the `at` of each call's turns and status in the database: the call's start
-in the simulated day, plus for each turn the time a caller spends there (longer on the harder
-steps). Nothing in the line changes for the simulation (no clock setting only a simulator
-would use); the rows are exactly what the webhooks wrote, moved in time.
+script rewrites the `at` of each call's turns, status, message and call-back request in the
+database: the call's start in the simulated day, plus for each turn the time a caller spends
+there (longer on the harder steps). The line's own clock setting (IVR's CLOCK, which the tests
+use too) is the call's simulated start, so the person's hours are judged then. The rows are
+exactly what the webhooks wrote, moved in time.
 """
 
 import argparse
@@ -36,6 +40,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from ivr import create_app  # noqa: E402
 from ivr import store as store_mod  # noqa: E402
+from ivr.store import inbox  # noqa: E402
 from ivr.player import Call, FlaskTransport, ScriptedKeypad  # noqa: E402
 
 TOKEN = "simulation-auth-token"
@@ -48,7 +53,12 @@ HANG_UP = {1: .04, 2: .05, 3: .06, 4: .07, 5: .16, 6: .12, 7: .08, 8: .05}
 #: Median seconds a caller spends on each step (doing it at the computer).
 SECONDS = {1: 25, 2: 35, 3: 30, 4: 45, 5: 80, 6: 95, 7: 40, 8: 30}
 #: What callers say that the line does not take.
-MUMBLES = ["no sé", "ayuda", "cuánto debo", "hola", "operador", "qué"]
+MUMBLES = ["no sé", "ayuda", "cuánto debo", "hola", "no entiendo", "qué"]
+#: The person key 9 rings, and when they answer (Bogotá's wall clock).
+AGENT_NUMBER = "+576015550199"
+AGENT_HOURS = "Mon-Fri 08:00-18:00, Sat 08:00-12:00"
+#: How the person answers a ring (the player's dial: entries), in percent.
+DIAL_ANSWERS = {"completed": 40, "declined": 10, "no-answer": 25, "busy": 20, "failed": 5}
 
 
 @dataclass
@@ -106,9 +116,30 @@ def leaving_step(rng, steps: int, first: int = 1) -> int | None:
     return None
 
 
-def plan_day(rng, day: date, calls: int, steps: int) -> list[Planned]:
+def after_nine(rng, person_there: bool, withheld: bool) -> list:
+    """Keypad entries after a 9: how the person answers (when there is one to ring); then,
+    if nobody took the call, the offer: a message, a call back (not for a withheld number),
+    the menu, or hanging up there."""
+    entries = []
+    if person_there:
+        answer = rng.choices(list(DIAL_ANSWERS), list(DIAL_ANSWERS.values()))[0]
+        entries.append(f"dial:{answer}")
+        if answer == "completed":
+            return entries  # a conversation, then the line's goodbye
+    r = rng.random()
+    if r < 0.45 or (withheld and r < 0.75):
+        entries += [rng.choice(["1", "1", "say:dejar un mensaje"]), f"record:{rng.randint(6, 60)}"]
+    elif r < 0.75:
+        entries += [rng.choice(["2", "2", "say:que me llamen"]), "1"]
+    elif r < 0.85:
+        entries += ["0"]  # the menu, then hangs up
+    return entries  # else hangs up at the offer
+
+
+def plan_day(rng, day: date, calls: int, steps: int, agent=None) -> list[Planned]:
     """About `calls` calls on `day`, busiest in the afternoon, each from a number of its own,
-    and the callbacks of some who hung up mid-guide (the same number again)."""
+    and the callbacks of some who hung up mid-guide (the same number again). With `agent`
+    (ivr.agent.Agent: the line has a person), some press 9, from the menu or a step."""
     planned = []
     for _ in range(calls):
         hour = min(max(rng.gauss(14, 3.5), 7), 21.5)
@@ -128,6 +159,12 @@ def plan_day(rng, day: date, calls: int, steps: int) -> list[Planned]:
             script = ["2"] + (["9"] if rng.random() < 0.1 else []) + [
                 str(first) if rng.random() < 0.8 else f"say:paso {first}"]
             script += on_steps(rng, first, steps, leave)
+        elif agent is not None and r < 0.34:  # asks for a person, from the menu or a step
+            script = []
+            if rng.random() < 0.6:
+                at = rng.choice([2, 4, 5, 5, 6, 6, 7])
+                script = ["1"] + on_steps(rng, 1, steps, at)  # on step `at` when pressing 9
+            script += ["9"] + after_nine(rng, agent.is_open(start), caller == "anonymous")
         else:  # the guide from Paso 1, by key or by word
             leave = leaving_step(rng, steps)
             script = ["7"] if rng.random() < 0.06 else []  # the text message first
@@ -150,14 +187,16 @@ def twilio_api():
     return FakeTwilio(auth_token=TOKEN)
 
 
-def line_app(database_url: str):
-    """The line as Twilio meets it: signatures on, the call store on, the text message on."""
+def line_app(database_url: str, clock=None):
+    """The line as Twilio meets it: signatures on, the call store on, the text message on, a
+    person on 9 within office hours (judged on `clock`, the simulated time)."""
     from twilio_api import ACCOUNT_SID
 
     return create_app({
         "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "SECRET_KEY": SECRET,
         "STORE": True, "DATABASE_URL": database_url, "WEB_PHONE": False,
         "PUBLIC_BASE_URL": BASE, "SMS_FROM": "+15005550006", "TWILIO_HTTP_CLIENT": twilio_api(),
+        "AGENT_NUMBER": AGENT_NUMBER, "AGENT_HOURS": AGENT_HOURS, "HOLIDAYS": "CO", "CLOCK": clock,
     })
 
 
@@ -183,26 +222,35 @@ def seconds_at(rng, place: str, step: int | None) -> float:
 
 def move_in_time(engine, rng, starts: dict) -> None:
     """Give each call's turns and status the times of its simulated day: its start, then
-    for each turn the time spent where the previous one left the caller."""
+    for each turn the time spent where the previous one left the caller. A message or a
+    call-back request takes the time of the turn that kept it."""
     turns, statuses = store_mod.turns, store_mod.statuses
+    kept = {inbox.MESSAGE_KEPT: inbox.messages, inbox.CALLBACK_SAVED: inbox.callbacks}
     with engine.begin() as c:
-        rows = c.execute(sa.select(turns.c.id, turns.c.call_sid, turns.c.place, turns.c.step)
+        rows = c.execute(sa.select(turns.c.id, turns.c.call_sid, turns.c.place, turns.c.step,
+                                   turns.c.action)
                          .where(turns.c.call_sid.in_(list(starts)))
                          .order_by(turns.c.call_sid, turns.c.id)).all()
-        moved, ends = [], {}
+        moved, ends, left = [], {}, {table: [] for table in kept.values()}
         for sid, start in starts.items():
             ends[sid] = start
         previous = None
-        for id_, sid, where, step in rows:
+        for id_, sid, where, step, action in rows:
             if sid != previous:
                 at, previous = starts[sid], sid
             else:
                 at = ends[sid] + timedelta(seconds=seconds_at(rng, where, step))
             ends[sid] = at
             moved.append({"row": id_, "new_at": at})
+            if action in kept:
+                left[kept[action]].append({"sid": sid, "new_at": at})
         if moved:
             c.execute(turns.update().where(turns.c.id == sa.bindparam("row"))
                       .values(at=sa.bindparam("new_at")), moved)
+        for table, times in left.items():
+            if times:
+                c.execute(table.update().where(table.c.call_sid == sa.bindparam("sid"))
+                          .values(at=sa.bindparam("new_at")), times)
         ended = [{"sid": sid, "new_at": end + timedelta(seconds=2),
                   "seconds": int((end - starts[sid]).total_seconds()) + 2} for sid, end in ends.items()]
         c.execute(statuses.update().where(statuses.c.call_sid == sa.bindparam("sid"))
@@ -216,7 +264,8 @@ def simulate(database_url: str, days: int = 1, calls: int = 300, seed: int = 13,
     (migrated here). Returns what was placed and what the store holds."""
     rng = random.Random(seed)
     store_mod.upgrade(database_url)
-    app = line_app(database_url)
+    now = {"at": None}
+    app = line_app(database_url, clock=lambda: now["at"] or datetime.now(UTC))
     line = app.extensions["ivr"]
     end = end or datetime.now(TZ).date()
     if isinstance(end, datetime):
@@ -226,8 +275,8 @@ def simulate(database_url: str, days: int = 1, calls: int = 300, seed: int = 13,
         day = end - timedelta(days=d)
         weekend = day.weekday() >= 5
         planned += plan_day(rng, day, int(calls * (0.5 if weekend else 1) * rng.uniform(0.85, 1.15)),
-                            line.content.steps)
-    starts, requests, finished, seen = {}, 0, 0, set()
+                            line.content.steps, line.agent)
+    starts, requests, turned, finished, seen = {}, 0, 0, 0, set()
     for p in planned:
         if p.caller in seen:
             # A caller calling back: the line must find their first call in the store. The
@@ -235,15 +284,19 @@ def simulate(database_url: str, days: int = 1, calls: int = 300, seed: int = 13,
             # is simulated in seconds, not hours).
             line.store.flush(10)
         seen.add(p.caller)
+        now["at"] = p.start  # the line's clock: the person's hours are judged at the call's time
         call = place(app, p)
         starts[call.sid] = p.start.astimezone(UTC)
         requests += call.requests
+        # Every webhook records a turn, but Twilio's recording status callback (one per
+        # <Record>): it reports the recording, not a caller's turn.
+        turned += call.requests - sum(e.kind == "record" for e in call.events)
         finished += call.ended_by is not None
     line.store.flush(60)
     health = line.store.health()
     move_in_time(line.store.engine, rng, starts)
     line.store.close()
-    return {"calls": len(planned), "webhooks": requests, "ended": finished,
+    return {"calls": len(planned), "webhooks": requests, "turns": turned, "ended": finished,
             "written": health["written"], "lost": health["lost"]}
 
 
@@ -256,11 +309,11 @@ def main():
     parser.add_argument("--database-url", required=True)
     args = parser.parse_args()
     made = simulate(args.database_url, args.days, args.calls, args.seed, args.end)
-    # Every webhook records one turn, and every call one status.
+    # Every webhook records one turn (recording status callbacks aside), every call one status.
     print(f"{made['calls']} calls, {made['webhooks']} webhooks; the store wrote "
-          f"{made['written']} events ({made['webhooks']} turns + {made['calls']} statuses "
+          f"{made['written']} events ({made['turns']} turns + {made['calls']} statuses "
           f"expected), lost {made['lost']}")
-    return 0 if made["written"] == made["webhooks"] + made["calls"] and not made["lost"] else 1
+    return 0 if made["written"] == made["turns"] + made["calls"] and not made["lost"] else 1
 
 
 if __name__ == "__main__":
