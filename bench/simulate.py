@@ -40,8 +40,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from ivr import create_app  # noqa: E402
 from ivr import store as store_mod  # noqa: E402
-from ivr.store import inbox  # noqa: E402
 from ivr.player import Call, FlaskTransport, ScriptedKeypad  # noqa: E402
+from ivr.store import inbox  # noqa: E402
 
 TOKEN = "simulation-auth-token"
 SECRET = "simulation-secret-key"

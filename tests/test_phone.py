@@ -2,6 +2,7 @@
 
 import io
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import soundfile
@@ -11,6 +12,7 @@ from conftest import TOKEN, Tiny, doc, serving
 from ivr import ROOT, create_app
 from ivr.player import KEYS
 from ivr.player import settings as player_settings
+from webpage import clocked_page, until
 
 
 @pytest.fixture
@@ -110,13 +112,14 @@ def server(app):
 
 
 def test_a_call_in_chromium(server, browser, tmp_path):
-    page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone-sized screen
+    page = clocked_page(browser, viewport={"width": 390, "height": 844})  # a phone-sized screen
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{server}/phone")
     page.get_by_role("button", name="Llamar").click()
-    page.wait_for_selector('#transcript li[data-prompt="menu"]')
+    until(page, '#transcript li[data-prompt="menu"]')
 
+    page.evaluate("audioRate = 1")  # Paso 1 at its own pace, so that a key can interrupt it
     page.get_by_role("button", name="1", exact=True).click()
     paso_1 = page.locator('#transcript li[data-prompt="paso_1"]').first
     paso_1.wait_for()
@@ -128,12 +131,13 @@ def test_a_call_in_chromium(server, browser, tmp_path):
     page.wait_for_selector('#transcript li[data-prompt="paso_2"]')
     assert paso_1.get_attribute("data-audio") == "stopped"
 
+    page.evaluate("audioRate = 16")
     page.get_by_role("button", name="3", exact=True).click()
     page.wait_for_function(
         "() => document.querySelectorAll('#transcript li[data-prompt=paso_1]').length === 2")
 
     # Paso 1 and the keys play out, then the 10 s Gather timeout: the keys are reminded.
-    page.wait_for_selector('#transcript li[data-prompt="still_there"]', timeout=60_000)
+    until(page, '#transcript li[data-prompt="still_there"]')
     heard = page.eval_on_selector_all(
         "#transcript li", "items => items.map(i => i.dataset.prompt || i.className)")
     assert heard[-2:] == ["system", "still_there"]  # the timeout shows as silence
@@ -162,7 +166,7 @@ def public_server(audio_dir):
 
 
 def test_web_phone_works_when_the_twiml_names_a_public_base_url(public_server, browser):
-    page = browser.new_page()
+    page = clocked_page(browser)
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{public_server}/phone")
@@ -171,8 +175,9 @@ def test_web_phone_works_when_the_twiml_names_a_public_base_url(public_server, b
     page.keyboard.press("2")
     page.wait_for_selector('#transcript li[data-prompt="pick"]')
     page.keyboard.press("6")
-    page.wait_for_function(
-        "() => document.querySelector('#transcript li[data-prompt=paso_6]')?.dataset.audio === 'playing'")
+    page.wait_for_function(  # played (fast: it may be over already), not blocked
+        "() => ['playing', 'ended'].includes("
+        "document.querySelector('#transcript li[data-prompt=paso_6]')?.dataset.audio)")
     page.get_by_role("button", name="Colgar").click()
     page.wait_for_function("() => document.getElementById('status').dataset.state === 'ended'")
     assert errors == []
@@ -188,15 +193,17 @@ def test_with_a_token_the_web_phone_is_off_unless_asked_for(audio_dir):
     assert local.test_client().get("/phone").status_code == 200
 
 
-def test_a_pass_expires_within_minutes(client, monkeypatch):
-    import time
-
+def test_a_pass_expires_within_minutes(audio_dir):
+    now = [datetime(2026, 12, 3, 10, 0, tzinfo=UTC)]
+    app = create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir), "TWILIO_AUTH_TOKEN": TOKEN,
+                      "WEB_PHONE": True, "CLOCK": lambda: now[0]})
+    client = app.test_client()
     issued = page_config(client.get("/phone").get_data(as_text=True))["pass"]
     headers = {"X-Web-Phone": issued}
     assert client.post("/voice", data={"CallSid": "CAweb"}, headers=headers).status_code == 200
-    now = time.time()
-    # itsdangerous reads the clock through time.time: ten minutes and a second later...
-    monkeypatch.setattr(time, "time", lambda: now + 10 * 60 + 1)
+    now[0] += timedelta(minutes=10)
+    assert client.post("/voice", data={"CallSid": "CAweb"}, headers=headers).status_code == 200
+    now[0] += timedelta(seconds=1)  # ten minutes and a second later...
     assert client.post("/voice", data={"CallSid": "CAweb"}, headers=headers).status_code == 403
     # ...the page's new pass works again.
     fresh = client.post("/phone/pass").json["pass"]
@@ -299,19 +306,19 @@ def transcript(page) -> list[str]:
 
 def test_the_web_phone_shows_a_person_dialled_and_the_texts_answer(extras_server, browser):
     base, api = extras_server
-    page = browser.new_page()
+    page = clocked_page(browser)
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{base}/phone")
     panel = page.get_by_role("group", name="Llamando a una persona")
     assert not panel.is_visible()
     page.get_by_role("button", name="Llamar").click()
-    page.wait_for_selector('#transcript li[data-prompt="menu_agent"]')
+    until(page, '#transcript li[data-prompt="menu_agent"]')
 
     # 7: the web phone's requests are not signed by Twilio: a trial call hears what a caller
     # would and sees the message, which is sent to nobody.
     page.keyboard.press("7")
-    page.wait_for_selector('#transcript li[data-prompt="sms_sent"]')
+    until(page, '#transcript li[data-prompt="sms_sent"]')
     shown = page.inner_text("#transcript li.sms")
     assert shown.startswith("Mensaje de texto (llamada de prueba: no se envía a nadie):")
     assert "www.alcanos.com.co" in shown and "8 Guardá el comprobante" in shown
@@ -319,34 +326,35 @@ def test_the_web_phone_shows_a_person_dialled_and_the_texts_answer(extras_server
 
     # 9: the line dials the person; the page says whom and offers how they answer.
     page.keyboard.press("9")
-    page.wait_for_selector('#transcript li[data-prompt="agent_connecting"]')
-    panel.wait_for()
+    until(page, '#transcript li[data-prompt="agent_connecting"]')
+    until(page, "#person:not([hidden])")
     assert panel.inner_text().startswith("Llamando a una persona: +576015555555")
     assert "nadie contesta en 25 s" in panel.inner_text()
     assert "Llamando a una persona: +576015555555" in transcript(page)
     # Not screened-relevant buttons: "answers without taking it" shows for a screened transfer.
     assert panel.get_by_role("button", name="Atiende y no la toma").is_visible()
     panel.get_by_role("button", name="Ocupado").click()
-    page.wait_for_selector('#transcript li[data-prompt="agent_busy"]')
+    until(page, '#transcript li[data-prompt="agent_busy"]')
     assert not panel.is_visible()
     lines = transcript(page)
     assert lines[lines.index("Llamando a una persona: +576015555555") + 1] == "Ocupado"
     # Busy: why, then the offer (this line keeps no store: the menu and the text).
-    page.wait_for_selector('#transcript li[data-prompt="offer_menu"]')
+    until(page, '#transcript li[data-prompt="offer_menu"]')
     page.keyboard.press("0")
-    page.wait_for_selector('#transcript li[data-prompt="menu_agent"] >> nth=-1')
+    until(page, '#transcript li[data-prompt="menu_agent"] >> nth=-1')
 
     # 9 again, and the person takes the call: the page shows what they heard first.
     page.keyboard.press("9")
+    until(page, "#person:not([hidden])")  # after the words that say the line is dialling
     page.get_by_role("button", name="Atiende y habla").click()
-    page.wait_for_selector('#transcript li[data-prompt="goodbye"]')
+    until(page, '#transcript li[data-prompt="goodbye"]')
     lines = transcript(page)
     assert "La persona escucha:Llamada de la Línea Alcanos." in lines
     assert "La persona escucha:La persona estaba en el menú principal." in lines
     assert "+576015555555" not in " ".join(line for line in lines if line.startswith("La persona escucha"))
     assert "La persona tomó la llamada (marcó 1)" in lines
     assert "Atendió y la conversación terminó (60 s)" in lines
-    page.wait_for_function("() => document.getElementById('status').dataset.state === 'ended'")
+    until(page, "() => document.getElementById('status').dataset.state === 'ended'")
     assert not panel.is_visible()
     assert errors == []
 
@@ -368,46 +376,45 @@ def test_pass_lifetimes_are_settings_checked_at_startup(audio_dir):
 
 @pytest.fixture
 def short_pass_server(no_audio):
-    """The line with a web phone pass that lives 3 s, renewed every second during a call."""
+    """The line with a web phone pass that lives 3 s, renewed every second during a call, on
+    a clock the test moves (now[0])."""
+    now = [datetime(2026, 12, 3, 10, 0, tzinfo=UTC)]
     app = create_app({"TESTING": True, "AUDIO_DIR": str(no_audio), "TWILIO_AUTH_TOKEN": TOKEN,
                       "WEB_PHONE": True, "WEB_PHONE_PASS_SECONDS": 3,
-                      "WEB_PHONE_PASS_REFRESH_SECONDS": 1})
+                      "WEB_PHONE_PASS_REFRESH_SECONDS": 1, "CLOCK": lambda: now[0]})
     with serving(app) as base:
-        yield app, base
+        yield app, base, now
 
 
 def test_a_call_longer_than_a_pass_lives_keeps_working(short_pass_server, browser):
-    import time
-
-    app, base = short_pass_server
-    page = browser.new_page()
+    app, base, now = short_pass_server
+    page = clocked_page(browser)
     errors, webhooks, renewals = [], [], []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("response", lambda r: webhooks.append(r.status) if "/voice" in r.url else None)
     page.on("request", lambda r: renewals.append(r.method) if r.url.endswith("/phone/pass") else None)
     page.goto(f"{base}/phone")
     stale = page_config(page.content())["pass"]
-    time.sleep(4.5)  # the pass the page came with has expired...
+    now[0] += timedelta(seconds=4)  # the pass the page came with has expired...
     client = app.test_client()
     assert client.post("/voice", headers={"X-Web-Phone": stale}).status_code == 403
     page.get_by_role("button", name="Llamar").click()  # ...so the page fetches a new one
-    page.wait_for_selector('#transcript li[data-prompt="menu"]')
+    until(page, '#transcript li[data-prompt="menu"]')
     page.keyboard.press("2")
-    page.wait_for_selector('#transcript li[data-prompt="pick"]')
+    until(page, '#transcript li[data-prompt="pick"]')
     page.keyboard.press("3")
-    page.wait_for_selector('#transcript li[data-prompt="paso_3"]')
-    started = time.monotonic()
-    for _ in range(4):  # each key a webhook, over twice as long as a pass lives
-        time.sleep(1.6)
+    until(page, '#transcript li[data-prompt="paso_3"]')
+    for heard in range(2, 6):  # each key a webhook, over twice as long as a pass lives
+        now[0] += timedelta(seconds=1.5)  # the line's time and the page's move together
+        page.clock.run_for(1500)
         page.keyboard.press("1")  # repeat the step
-    page.wait_for_function(
-        "() => document.querySelectorAll('#transcript li[data-prompt=paso_3]').length === 5")
-    assert time.monotonic() - started > 6
+        until(page, "() => document.querySelectorAll('#transcript li[data-prompt=paso_3]').length"
+                    f" === {heard}")
     assert page.eval_on_selector("#status", "s => s.dataset.state") == "inCall"
     assert webhooks and set(webhooks) == {200}
     assert len(renewals) >= 6  # one before the call, then one a second
     page.get_by_role("button", name="Colgar").click()
-    page.wait_for_function("() => document.getElementById('status').dataset.state === 'ended'")
+    until(page, "() => document.getElementById('status').dataset.state === 'ended'")
     assert errors == []
 
 
@@ -429,31 +436,32 @@ def message_server(no_audio, tmp_path):
 
 
 def test_the_web_phone_shows_grabando_while_a_message_is_recorded(message_server, browser):
-    page = browser.new_page()
+    page = clocked_page(browser)
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{message_server}/phone")
     page.get_by_role("button", name="Llamar").click()
-    page.wait_for_selector('#transcript li[data-prompt="menu_agent"]')
+    until(page, '#transcript li[data-prompt="menu_agent"]')
     page.keyboard.press("9")
+    until(page, "#person:not([hidden])")
     page.get_by_role("button", name="Atiende y no la toma").click()
-    page.wait_for_selector('#transcript li[data-prompt="agent_declined"]')
+    until(page, '#transcript li[data-prompt="agent_declined"]')
     assert "La persona no tomó la llamada" in transcript(page)
     assert "Atendió y colgó sin tomar la llamada" in transcript(page)
-    page.wait_for_selector('#transcript li[data-prompt="offer_message"]')
+    until(page, '#transcript li[data-prompt="offer_message"]')
     page.keyboard.press("1")
     recording = page.get_by_role("group", name="Grabando")
-    recording.wait_for()
+    until(page, "#recording:not([hidden])")
     assert page.eval_on_selector("#status", "s => s.dataset.state") == "recording"
     assert page.inner_text("#status") == "Grabando tu mensaje"
     assert "(tono)" in transcript(page)
     # The page counts the seconds spoken; # (the message's finish key) ends it after a few.
-    page.wait_for_function("() => Number(document.querySelector('.recording-seconds').textContent) >= 3")
+    until(page, "() => Number(document.querySelector('.recording-seconds').textContent) >= 3")
     page.keyboard.press("#")
-    page.wait_for_selector('#transcript li[data-prompt="record_thanks"]')
+    until(page, '#transcript li[data-prompt="record_thanks"]')
     assert not recording.is_visible()
     assert page.eval_on_selector("#status", "s => s.dataset.state") == "inCall"
     assert any(line.startswith("Dejaste un mensaje de") for line in transcript(page))
     page.get_by_role("button", name="Colgar").click()
-    page.wait_for_function("() => document.getElementById('status').dataset.state === 'ended'")
+    until(page, "() => document.getElementById('status').dataset.state === 'ended'")
     assert errors == []
