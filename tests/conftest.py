@@ -400,3 +400,14 @@ def pytest_sessionfinish(session, exitstatus):
         session.config.get_terminal_writer().line(
             f"tests wrote into the checkout: {', '.join(added[:10])}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# -- sharing the work between xdist's workers ----------------------------------------------
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test in Chromium on one worker (`--dist loadgroup`): one browser started, not one
+    per worker, and its pages never compete with each other for the cores."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("chromium"))

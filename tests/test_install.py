@@ -5,8 +5,8 @@ The wheel is built as a release is: `python -m build` makes the sdist from a cop
 checkout, then the wheel from that sdist (the wheel target's mapping of content.toml and
 audio/ into ivr/line/ must work from both). It is installed with `pip install --no-deps`
 in a virtualenv of its own whose only other packages are this environment's, reached
-through a .pth path (nothing is downloaded but the build backend that build isolation asks
-for, from the package index). Every command then runs in an empty directory, far from the
+through a .pth path (nothing is downloaded: the build runs without isolation, with the
+hatchling of the test extras). Every command then runs in an empty directory, far from the
 checkout.
 """
 
@@ -32,10 +32,13 @@ from ivr.content import load
 from ivr.player import Call, Catalog, HttpTransport, ScriptedKeypad
 from ivr.ports import free_port
 
+# Module-scoped fixtures: the wheel is built and installed once, on one worker (`--dist loadgroup`).
+pytestmark = pytest.mark.xdist_group("test_install")
+
 #: What is not part of the source: build output, environments, caches.
 NOT_SOURCE = shutil.ignore_patterns(
     ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
-    ".hypothesis", "instance", ".env",
+    ".hypothesis", "instance", ".env", ".venv-mutation", "mutants",
 )
 
 
@@ -50,7 +53,8 @@ def wheel(tmp_path_factory):
     # A copy: nothing the build writes lands in the checkout.
     source = tmp / "source"
     shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
-    done = run([sys.executable, "-m", "build", "-o", str(tmp / "dist"), str(source)])
+    # No isolation: the backend is the test extras' hatchling, not one downloaded per run.
+    done = run([sys.executable, "-m", "build", "--no-isolation", "-o", str(tmp / "dist"), str(source)])
     assert done.returncode == 0, done.stderr
     (found,) = (tmp / "dist").glob("linea_alcanos-*.whl")
     return found

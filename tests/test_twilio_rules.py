@@ -31,6 +31,9 @@ from ivr.twiml import Documents, Renderer
 from ivr.voice import HANGUP
 from twilio_api import ACCOUNT_SID, FakeTwilio
 
+# Module-scoped fixtures: every document is rendered once per kind of line, on one worker (`--dist loadgroup`).
+pytestmark = pytest.mark.xdist_group("test_twilio_rules")
+
 BASE = "https://ivr.example.com"
 CALLER, LINE_NUMBER, AGENT = "+573001234567", "+576015550100", "+576015550199"
 
