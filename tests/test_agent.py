@@ -242,3 +242,20 @@ def test_an_empty_holidays_variable_turns_them_off(monkeypatch):
     assert read(**from_environment()).holidays == ""
     monkeypatch.delenv("IVR_HOLIDAYS")
     assert read(**from_environment()).holidays == "CO"
+
+
+def test_a_line_without_a_person_never_loads_the_holidays_package(no_audio, tmp_path):
+    """11 MiB a worker: only a line with a person (9) has days to close, so only then is the
+    country looked up (a code the package does not know waits until there is a person)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from ivr import create_app; "
+            f"create_app({{'AUDIO_DIR': {str(no_audio)!r}, 'HOLIDAYS': 'CO'}}); "
+            f"create_app({{'AUDIO_DIR': {str(no_audio)!r}, 'HOLIDAYS': 'XX'}}); "
+            "print('holidays' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")} | {"IVR_STORE": "0"}
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                            env=env)
+    assert loaded.stdout.strip() == "False", loaded.stderr

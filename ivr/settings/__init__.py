@@ -163,6 +163,11 @@ class Settings:
 def agent_rule(s) -> None:
     if s.agent_hours and not s.agent_number:
         raise ConfigError("IVR_AGENT_HOURS is set but IVR_AGENT_NUMBER is not: hours for whom?")
+    if s.agent_number:
+        try:
+            hours.check_country(s.holidays)
+        except ValueError as e:
+            raise ConfigError(f"IVR_HOLIDAYS {e}, not {s.holidays!r}") from None
 
 
 def sms_rule(s) -> None:
