@@ -1,8 +1,10 @@
 """The interactive caller: TerminalKeypad on a pseudo-terminal, and `ivr call` in one.
 
 Players and the speaker are small Python scripts standing in for aplay and espeak-ng:
-they keep a copy of the file they were given and take as long as told, so the tests see
-what would have been heard, and when.
+they keep a copy of the file they were given, so the tests see what would have been heard.
+A player ends at once, or plays until the test ends its audio (a `Gate`). The keypad's
+waits run on a `FakeClock` the test moves: the tests say how long the keypad waited in
+Twilio's seconds, never how long the machine took.
 """
 
 import hashlib
@@ -16,6 +18,7 @@ import termios
 import threading
 import time
 import wave
+from contextlib import contextmanager
 from pathlib import Path
 
 import pexpect
@@ -28,10 +31,12 @@ from ivr.player import CallerHangUp, Dial, Event, Gather, Speech
 from ivr.player.terminal import TerminalKeypad, describe, find_player, find_speaker, playable
 
 FAKE_PLAYER = """
-import os, shutil, sys, time
-keep, seconds, played = sys.argv[1], float(sys.argv[2]), sys.argv[-1]
+import os, shutil, sys
+keep, gate, played = sys.argv[1], sys.argv[2], sys.argv[-1]
 shutil.copy(played, os.path.join(keep, f"{len(os.listdir(keep))}.wav"))
-time.sleep(seconds)
+if gate != "-":
+    with open(gate, "rb") as playing:  # plays until the test ends the audio (closes its end)
+        playing.read()
 """
 FAKE_SPEAKER = """
 import sys, wave
@@ -41,6 +46,62 @@ with wave.open(out, "wb") as w:
     w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000); w.writeframes(b"\\0\\0" * n)
 """
 STEP = Gather(None, "#", 2)
+#: Seconds a test waits for a player to start before it fails (against a hang, never asserted).
+GUARD = 20
+
+
+class FakeClock:
+    """The keypad's clock, in the test's hands: each look moves it `step` seconds on, so any
+    wait is over after a few looks however slow or fast the machine is, and `at(t, action)`
+    runs `action` (in the keypad's thread) at the first look at `t` or later."""
+
+    def __init__(self, step=0.5):
+        self.now, self.step = 0.0, step
+        self.looks: list[float] = []
+        self._due: list[tuple[float, object]] = []
+
+    def __call__(self) -> float:
+        t = self.now
+        self.now += self.step
+        self.looks.append(t)
+        for due in [d for d in self._due if d[0] <= t]:
+            self._due.remove(due)
+            due[1]()
+        return t
+
+    def at(self, t, action):
+        self._due.append((t, action))
+
+    def lap(self) -> float:
+        """Seconds between the keypad's first and last look since the last lap: how long it waited."""
+        looks, self.looks = self.looks, []
+        return looks[-1] - looks[0]
+
+
+class Gate:
+    """A named pipe a fake player reads while it plays: its audio ends when the test closes
+    the other end (`end`). `playing()` says once the player has opened it."""
+
+    def __init__(self, path):
+        os.mkfifo(path)
+        self.path, self._end = str(path), None
+
+    def playing(self) -> bool:
+        """Wait until the player is playing: opening the write end returns once it opened
+        the read end (a thread, so a player that never starts fails the test, not hangs it)."""
+        opener = threading.Thread(target=self._open, daemon=True)
+        opener.start()
+        opener.join(GUARD)
+        return self._end is not None
+
+    def _open(self):
+        self._end = os.open(self.path, os.O_WRONLY)
+
+    def end(self):
+        """The audio is over: the player reads the end of the pipe and exits 0."""
+        if self._end is not None:
+            os.close(self._end)
+            self._end = None
 
 
 @pytest.fixture
@@ -54,26 +115,37 @@ def term():
 
 @pytest.fixture
 def player(tmp_path):
-    """player(seconds) -> (command, folder where each played file is kept, in order)."""
+    """player() -> (command, folder where each played file is kept, in order): a player that
+    ends at once. player(gate) -> the same for a player that plays until `gate` ends it."""
 
-    def make(seconds):
+    def make(gate: Gate | None = None):
         script, kept = tmp_path / "fake_player.py", tmp_path / "played"
         script.write_text(FAKE_PLAYER, encoding="utf-8")
         kept.mkdir(exist_ok=True)
-        return [sys.executable, str(script), str(kept), str(seconds)], kept
+        return [sys.executable, str(script), str(kept), gate.path if gate else "-"], kept
 
     return make
 
 
+@contextmanager
+def killed_if_hung(keypad):
+    """Against a hang only, never asserted: a player still playing GUARD s on is killed, so a
+    prompt that a broken keypad would wait out for ever ends, and the test fails."""
+
+    def kill():
+        if keypad.proc is not None and keypad.proc.poll() is None:
+            keypad.proc.kill()
+
+    timer = threading.Timer(GUARD, kill)
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 def played(kept) -> list[Path]:
     return sorted(kept.iterdir(), key=lambda p: int(p.stem))
-
-
-def press_later(fd, keys, after):
-    """Type `keys` on `fd` after `after` seconds, from a thread the test joins."""
-    timer = threading.Timer(after, os.write, (fd, keys))
-    timer.start()
-    return timer
 
 
 def play_event(audio=WAV, text="Paso uno."):
@@ -154,22 +226,22 @@ def test_enter_on_nothing_says_nothing_and_the_gather_goes_on(term):
 
 def test_a_gather_timeout_passes_in_real_time(term):
     _, slave = term
-    with TerminalKeypad(slave, scale=0.05) as keypad:
-        start = time.monotonic()
+    assert TerminalKeypad(slave).clock is time.monotonic  # real time unless a test says otherwise
+    clock = FakeClock()
+    with TerminalKeypad(slave, scale=0.5, clock=clock) as keypad:
         assert keypad.key(Gather(None, "#", 2)) is None
-        waited = time.monotonic() - start
-    assert 0.09 <= waited < 1.0
+    assert clock.lap() == 1.0  # the Gather's 2 s, scaled by 0.5: all of them, and no more
 
 
 def test_a_dial_rings_for_its_timeout_drops_keys_and_nobody_answers(term):
     master, slave = term
-    with TerminalKeypad(slave, scale=0.05) as keypad:
+    clock = FakeClock()
+    with TerminalKeypad(slave, scale=0.5, clock=clock) as keypad:
         os.write(master, b"12")
-        start = time.monotonic()
         assert keypad.dial(Dial(("+576015555555",), None, 2)) is None  # the player's no-answer
-        waited = time.monotonic() - start
+        waited = clock.lap()
         assert keypad.key(Gather(None, "#", 0)) is None  # the keys did not wait for later
-    assert 0.09 <= waited < 1.0
+    assert waited == 1.0  # the Dial's 2 s, scaled by 0.5: the keys did not end the ringing
 
 
 def test_q_hangs_up_while_a_dial_rings(term):
@@ -189,44 +261,59 @@ def test_waits_follow_the_injected_clock(term):
         return now[0]
 
     with TerminalKeypad(slave, clock=clock) as keypad:
-        start = time.monotonic()
         assert keypad.key(Gather(None, "#", 3)) is None
-    assert time.monotonic() - start < 0.5
+    # Over at the look that saw 3 s pass (101 -> 104), without a look more.
+    assert now[0] == 104.0
 
 
 # -- prompts, audio and barge-in -----------------------------------------------------------
 
 
-def test_a_key_during_a_prompt_stops_the_player_and_is_the_first_digit(term, player):
+def test_a_key_during_a_prompt_stops_the_player_and_is_the_first_digit(term, player, tmp_path):
     master, slave = term
-    command, kept = player(5)
-    with TerminalKeypad(slave, player=command) as keypad:
-        timer = press_later(master, b"8", 0.4)
-        start = time.monotonic()
-        key = keypad.heard(play_event(), barge_in=True)
-        waited = time.monotonic() - start
-        timer.join()
+    gate = Gate(tmp_path / "gate")
+    command, kept = player(gate)  # plays until the test ends it, which it does not
+    clock = FakeClock()
+    # At the first look after the player starts: once it plays, the caller presses 8.
+    clock.at(0.5, lambda: gate.playing() and os.write(master, b"8"))
+    try:
+        with TerminalKeypad(slave, player=command, clock=clock) as keypad, killed_if_hung(keypad):
+            key = keypad.heard(play_event(), barge_in=True)
+    finally:
+        gate.end()
     assert key == "8"
-    assert waited < 3
+    assert clock.lap() == 0.5  # the key's look ended the prompt
     assert keypad.proc.returncode < 0  # stopped by a signal, not played to its end
     assert len(played(kept)) == 1
 
 
-def test_keys_outside_a_gather_neither_stop_the_prompt_nor_count(term, player):
+def test_keys_outside_a_gather_neither_stop_the_prompt_nor_count(term, player, tmp_path):
     master, slave = term
-    command, _ = player(0.3)
-    with TerminalKeypad(slave, player=command, scale=0.05) as keypad:
-        os.write(master, b"8")
-        start = time.monotonic()
-        assert keypad.heard(play_event(), barge_in=False) == ""
-        assert time.monotonic() - start >= 0.3
-        assert keypad.proc.returncode == 0
-        assert keypad.key(STEP) is None  # the 8 was dropped, as Twilio drops it
+    gate = Gate(tmp_path / "gate")
+    command, _ = player(gate)
+    clock, ended = FakeClock(), threading.Event()
+
+    def end_audio():  # the 8 was read at the look before: now the audio ends
+        if gate.playing():
+            ended.set()
+            gate.end()
+
+    clock.at(1.0, end_audio)
+    try:
+        with TerminalKeypad(slave, player=command, scale=0.05, clock=clock) as keypad:
+            os.write(master, b"8")
+            with killed_if_hung(keypad):
+                assert keypad.heard(play_event(), barge_in=False) == ""
+            assert ended.is_set()  # the prompt lasted until its audio ended, the 8 notwithstanding
+            assert keypad.proc.returncode == 0
+            assert keypad.key(STEP) is None  # the 8 was dropped, as Twilio drops it
+    finally:
+        gate.end()
 
 
 def test_the_player_gets_the_lines_mulaw_audio_as_pcm_wav(term, player):
     _, slave = term
-    command, kept = player(0)
+    command, kept = player()
     audio = ulaw_wav(b"\x00\x80\xff" * 100)
     with TerminalKeypad(slave, player=command) as keypad:
         assert keypad.heard(play_event(audio), barge_in=True) == ""
@@ -248,29 +335,24 @@ def test_mulaw_decodes_as_g711_and_other_audio_passes_through():
 
 def test_without_a_player_a_prompt_lasts_as_long_as_its_words_or_its_audio(term):
     _, slave = term
-    with TerminalKeypad(slave, scale=0.1) as keypad:
-        start = time.monotonic()
+    clock = FakeClock()
+    with TerminalKeypad(slave, scale=0.5, clock=clock) as keypad:
         keypad.heard(Event("say", "x" * 28), barge_in=True)  # 2 s at 14 characters a second
-        said = time.monotonic() - start
-        start = time.monotonic()
+        said = clock.lap()
         keypad.heard(play_event(ulaw_wav(b"\xff" * 16000)), barge_in=True)  # 2 s of audio
-        play = time.monotonic() - start
-        start = time.monotonic()
+        play = clock.lap()
         keypad.heard(Event("pause", "3"), barge_in=True)
-        pause = time.monotonic() - start
-    assert 0.19 <= said < 0.6
-    assert 0.19 <= play < 0.6
-    assert 0.29 <= pause < 0.7
+        pause = clock.lap()
+    assert (said, play, pause) == (1.0, 1.0, 1.5)  # 2, 2 and 3 s, scaled by 0.5
 
 
 def test_a_key_ends_a_text_only_prompt_too(term):
     master, slave = term
-    with TerminalKeypad(slave) as keypad:
-        timer = press_later(master, b"0", 0.2)
-        start = time.monotonic()
+    clock = FakeClock()
+    clock.at(2.0, lambda: os.write(master, b"0"))  # 2 s into the words
+    with TerminalKeypad(slave, clock=clock) as keypad:
         assert keypad.heard(Event("say", "x" * 140), barge_in=True) == "0"  # 10 s of words
-        timer.join()
-    assert time.monotonic() - start < 2
+    assert clock.lap() == 2.0  # over when the key came, not when the words would have been
 
 
 def test_a_failing_player_gives_one_note_then_text_only(term):
@@ -307,18 +389,19 @@ def test_a_player_that_exits_0_without_playing_gives_one_note_then_text_only(ter
     folder, started = silent_player
     notes = []
     two_seconds = play_event(ulaw_wav(b"\xff" * 16000))
-    with TerminalKeypad(slave, player=find_player(str(folder)), scale=0.2, warn=notes.append) as keypad:
-        start = time.monotonic()
+    clock = FakeClock()
+    with TerminalKeypad(slave, player=find_player(str(folder)), scale=0.5, clock=clock,
+                        warn=notes.append) as keypad:
         assert keypad.heard(two_seconds, barge_in=True) == ""
-        first = time.monotonic() - start
-        start = time.monotonic()
+        first = clock.lap()
         keypad.heard(two_seconds, barge_in=True)
-        second = time.monotonic() - start
+        second = clock.lap()
     assert notes == ["ffplay could not play ([ffplay] No more combinations to try, audio open failed):"
                      " text only from here"]
     assert keypad.player is None and len(started.read_text().splitlines()) == 1
     # The prompt still takes as long as its audio (2 s, scaled), not the player's instant.
-    assert 0.39 <= first < 1.0 and 0.39 <= second < 1.0
+    # The first: at least that (the clock also moved while the player ran, at the machine's pace).
+    assert first >= 1.0 and second == 1.0
 
 
 def test_a_player_that_ends_early_in_silence_is_failed_too(term, tmp_path):
@@ -333,7 +416,8 @@ def test_a_player_that_ends_early_in_silence_is_failed_too(term, tmp_path):
 
 def test_a_player_that_plays_to_the_end_is_not_failed(term, player):
     _, slave = term
-    command, kept = player(0.1)  # plays "0.1 s" of a 0.1 s file, as a working player does
+    # Ends as it starts: for a 0.1 s file that is its end, as far as any clock can tell.
+    command, kept = player()
     notes = []
     with TerminalKeypad(slave, player=command, warn=notes.append) as keypad:
         keypad.heard(play_event(), barge_in=True)
@@ -343,7 +427,7 @@ def test_a_player_that_plays_to_the_end_is_not_failed(term, player):
 
 def test_say_is_spoken_by_the_speaker_and_played(term, player, tmp_path):
     _, slave = term
-    command, kept = player(0)
+    command, kept = player()
     speaker = tmp_path / "fake_speaker.py"
     speaker.write_text(FAKE_SPEAKER, encoding="utf-8")
     with TerminalKeypad(slave, player=command, speaker=[sys.executable, str(speaker)]) as keypad:
@@ -356,7 +440,7 @@ def test_say_is_spoken_by_the_speaker_and_played(term, player, tmp_path):
 def test_espeak_ng_speaks_say_prompts(term, player):
     require("espeak-ng", "espeak-ng")
     _, slave = term
-    command, kept = player(0)
+    command, kept = player()
     with TerminalKeypad(slave, player=command, speaker=find_speaker()) as keypad:
         keypad.heard(Event("say", "Paso uno."), barge_in=True)
     (file,) = played(kept)
@@ -417,17 +501,17 @@ def welcome_audio(tmp_path):
 
 
 def test_a_call_in_a_terminal_barges_in_and_hangs_up_with_q(tmp_path, welcome_audio, player):
-    command, kept = player(5)
+    gate = Gate(tmp_path / "gate")
+    command, kept = player(gate)  # the welcome plays until the test ends it, which it does not
     child = spawn_ivr(tmp_path, IVR_AUDIO_DIR=str(welcome_audio), IVR_CALL_PLAYER=" ".join(command))
     try:
         child.expect(f"Audio player: {Path(sys.executable).name}")
         child.expect(r"LINE  \[welcome\] Hola")
-        time.sleep(0.5)  # let the player start (and keep its copy) before the key stops it
+        assert gate.playing()  # the player started (and kept its copy) before the key stops it
         child.send("2")
-        start = time.monotonic()
+        # Only the key can end the welcome now: without barge-in, expect() times out.
         child.expect("KEYS  2")
         child.expect(r"LINE  \[pick\]")
-        assert time.monotonic() - start < 3  # the 5 s welcome was cut short
         child.send("5")
         child.expect(r"LINE  \[paso_5\] Paso cinco")
         child.send("q")
@@ -435,6 +519,7 @@ def test_a_call_in_a_terminal_barges_in_and_hangs_up_with_q(tmp_path, welcome_au
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
+        gate.end()
     assert child.exitstatus == 0
     with wave.open(str(played(kept)[0])) as w:  # the welcome, fetched in-process, as PCM
         assert (w.getsampwidth(), w.getnframes()) == (2, 4000)
@@ -478,7 +563,8 @@ def test_ctrl_c_hangs_up_cleanly_and_no_player_means_text_only(tmp_path, no_audi
 
 
 def test_a_call_in_a_terminal_to_a_running_server(tmp_path, welcome_audio, no_audio, player):
-    command, kept = player(0)
+    gate = Gate(tmp_path / "gate")
+    command, kept = player(gate)
     server = create_app({"TESTING": True, "AUDIO_DIR": str(welcome_audio)})
     with serving(server) as base:
         # The caller's own audio folder is empty: the welcome's words and bytes come from the server.
@@ -487,12 +573,15 @@ def test_a_call_in_a_terminal_to_a_running_server(tmp_path, welcome_audio, no_au
         try:
             child.expect(f"Calling {base}/voice \\(the server\\)")
             child.expect(r"LINE  \[play\] \[audio welcome.wav\]")
+            # Once the player plays (it has its copy): a key sooner could stop it before that.
+            assert gate.playing()
             child.send("1")  # during the prompts that follow: no need to wait for them
             child.expect(r"LINE  \[paso_1\] Paso uno")
             child.send("q")
             child.expect(pexpect.EOF)
         finally:
             child.close(force=True)
+            gate.end()
     assert child.exitstatus == 0
     with wave.open(str(played(kept)[0])) as w:
         assert w.getnframes() == 4000
