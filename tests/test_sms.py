@@ -4,11 +4,13 @@ Client to a Twilio API behind its own HTTP seam (tests/twilio_api.py)."""
 import logging
 import socket
 import threading
-import time
+from types import SimpleNamespace
 
 import pytest
+import requests
 from twilio.http.http_client import TwilioHttpClient
 
+import twilio_api
 from conftest import read_settings
 from ivr import sms
 from ivr.settings import ConfigError
@@ -17,6 +19,8 @@ from twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 CALLER = "+573001234567"
 SENDER = "+15005550006"
 SERVICE = "MG" + "0123456789abcdef" * 2
+#: Seconds a test waits for a hung request before it fails (against a hang, never asserted).
+GUARD = 30
 
 # -- segments --------------------------------------------------------------------------------
 
@@ -168,14 +172,22 @@ def test_no_network_is_a_result(caplog):
     assert CALLER not in caplog.text
 
 
-def test_a_slow_twilio_is_a_timeout_result():
+def fake_sleep(monkeypatch) -> list[float]:
+    """The fake Twilio API waits on a fake clock: the seconds it would have slept, in order.
+    A Twilio slower than the client's timeout waits the timeout, then gives up as requests does."""
+    waits = []
+    monkeypatch.setattr(twilio_api, "time", SimpleNamespace(sleep=waits.append))
+    return waits
+
+
+def test_a_slow_twilio_is_a_timeout_result(monkeypatch):
     # An HTTP client brings its own timeout (twilio's Client passes none per request).
     api = FakeTwilio(delay=5, client_timeout=0.2)
-    started = time.monotonic()
+    waits = fake_sleep(monkeypatch)
     result = texter(api).send(CALLER, "hola")
-    assert time.monotonic() - started < 1
     assert (result.sent, result.reason) == (False, "timeout")
     assert api.requests[0].timeout == 0.2
+    assert waits == [0.2]  # the client's 0.2 s, once: neither Twilio's 5 s nor a retry
 
 
 @pytest.fixture
@@ -210,11 +222,23 @@ def test_the_real_http_client_does_not_hold_a_webhook(monkeypatch, hanging_proxy
         monkeypatch.delenv(name, raising=False)
     for name in ("HTTPS_PROXY", "https_proxy"):
         monkeypatch.setenv(name, hanging_proxy)
-    started = time.monotonic()
-    result = sms.Texter(ACCOUNT_SID, AUTH_TOKEN, SENDER, timeout=0.3).send(CALLER, "hola")
-    elapsed = time.monotonic() - started
+    timeouts, send = [], requests.Session.send
+
+    def sent(session, request, **kw):  # the timeout the real client gives requests
+        timeouts.append(kw.get("timeout"))
+        return send(session, request, **kw)
+
+    monkeypatch.setattr(requests.Session, "send", sent)
+    results = []
+    texting = threading.Thread(daemon=True, target=lambda: results.append(
+        sms.Texter(ACCOUNT_SID, AUTH_TOKEN, SENDER, timeout=0.3).send(CALLER, "hola")))
+    texting.start()
+    # Against a hang only (never asserted as a duration): without a timeout, it waits for ever.
+    texting.join(GUARD)
+    assert results, "the text is still waiting for a proxy that never answers"
+    (result,) = results
     assert (result.sent, result.reason) == (False, "timeout"), result
-    assert elapsed < 2
+    assert timeouts == [0.3]  # the Texter's timeout reached the socket, for the one request
     assert CALLER not in caplog.text
 
 
