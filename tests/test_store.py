@@ -319,10 +319,20 @@ WSGI = textwrap.dedent("""
     from ivr.store import Store, Turn
 
     store = Store.open(os.environ["DATABASE_URL"], b"k", wait=5)  # long: only shutdown flushes
+    MEET = os.environ["MEET_DIR"]
+
+    def meet():
+        # Held until both workers hold a /meet: a worker answers one request at a time, so the
+        # other /meet is the other worker's. (Polled, with a bound only against a hang.)
+        open(os.path.join(MEET, str(os.getpid())), "w").close()
+        deadline = time.monotonic() + 30
+        while len(os.listdir(MEET)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def app(environ, start_response):
-        time.sleep(0.01)  # a busy worker: the other one takes the next requests
         n = environ["PATH_INFO"].strip("/")
+        if n.startswith("meet"):
+            meet()
         store.record(Turn("CA" + n, "+573001234567", datetime.now(timezone.utc), "step", 1, "2",
                           None, "next", "step:2", False))
         start_response("200 OK", [("Content-Type", "text/plain")])
@@ -347,7 +357,9 @@ def test_gunicorn_workers_each_write_and_shutdown_flushes(database_url, tmp_path
     (tmp_path / "hooks.py").write_text(hooks)
     if preload:
         command.insert(3, "--preload")
-    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(tmp_path)}
+    (tmp_path / "meet").mkdir()
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(tmp_path),
+           "MEET_DIR": str(tmp_path / "meet")}
     server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
     try:
@@ -361,9 +373,11 @@ def test_gunicorn_workers_each_write_and_shutdown_flushes(database_url, tmp_path
             except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy starting
                 assert time.monotonic() < deadline and server.poll() is None, server.stdout.read()
                 time.sleep(0.1)
-        # Several at once, so that both workers answer some.
         with ThreadPoolExecutor(8) as pool:
-            pids = set(pool.map(lambda i: requests.get(f"{base}/{i}", timeout=10).text, range(200)))
+            # Two that meet: each worker answers one (and records it).
+            pids = set(pool.map(lambda i: requests.get(f"{base}/meet{i}", timeout=60).text, range(2)))
+            # Then many at once, answered by whichever worker is free.
+            pids |= set(pool.map(lambda i: requests.get(f"{base}/{i}", timeout=10).text, range(200)))
     finally:
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=30)
@@ -373,7 +387,7 @@ def test_gunicorn_workers_each_write_and_shutdown_flushes(database_url, tmp_path
     s.close()
     assert len(pids) == 2  # both workers answered
     # Every request recorded once, although only shutdown flushed the workers' queues.
-    assert sorted(recorded) == sorted(["CAwarmup"] + [f"CA{i}" for i in range(200)])
+    assert sorted(recorded) == sorted(["CAwarmup", "CAmeet0", "CAmeet1"] + [f"CA{i}" for i in range(200)])
 
 
 def _gunicorn_settings():
