@@ -498,12 +498,21 @@ def test_postgresql_questions_have_a_time_limit(postgres):
 
 def test_workers_starting_together_on_a_new_sqlite_file_all_get_the_schema(tmp_path):
     url = f"sqlite:///{tmp_path / 'new.sqlite3'}"
-    # All at the same moment, once imported.
-    code = (f"import time; from ivr import store; time.sleep(max(0, {time.time() + 2} - time.time())); "
+    # All at the same moment, once imported: each says it is ready, then waits for its stdin
+    # to end, which the test does for all four at once (a barrier, not a moment on the clock).
+    code = (f"import sys; from ivr import store; print('ready', flush=True); sys.stdin.read(); "
             f"print(store.upgrade({url!r}))")
-    workers = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for _ in range(4)]
-    results = [w.communicate(timeout=60) for w in workers]
+    workers = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(4)]
+    assert [w.stdout.readline() for w in workers] == ["ready\n"] * 4
+    for w in workers:
+        w.stdin.close()
+    results = []
+    for w in workers:
+        with w.stdout, w.stderr:
+            results.append((w.stdout.read(), w.stderr.read()))
+        w.wait(60)
     assert [w.returncode for w in workers] == [0] * 4, results
     assert [out.strip() for out, _ in results] == [store_mod.HEAD] * 4
     store_mod.check(url)
