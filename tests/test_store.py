@@ -229,13 +229,11 @@ def test_postgresql_killed_mid_way_calls_go_on_and_the_loss_is_counted(caplog):
 
         server.stop("immediate")
         with caplog.at_level(logging.WARNING, "ivr.store"):
-            slowest = 0.0
+            # A call never waits for the database: record() only queues (the held-writer
+            # test above proves it without a clock).
             for i in range(100):
-                started = time.perf_counter()
                 s.record(turn(call="CAduring", at=NOW + timedelta(seconds=i)))
-                slowest = max(slowest, time.perf_counter() - started)
             s.flush(20)
-            assert slowest < 0.05  # a call never waits for the database
             assert (s.recorder.written, s.recorder.lost) == (100, 100)
 
             server.start()
