@@ -252,10 +252,10 @@ def test_a_line_without_a_person_never_loads_the_holidays_package(no_audio, tmp_
     import sys
 
     code = ("import sys; from ivr import create_app; "
-            f"create_app({{'AUDIO_DIR': {str(no_audio)!r}, 'HOLIDAYS': 'CO'}}); "
-            f"create_app({{'AUDIO_DIR': {str(no_audio)!r}, 'HOLIDAYS': 'XX'}}); "
+            f"create_app({{'AUDIO_DIR': {str(no_audio)!r}, 'STORE': False, 'HOLIDAYS': 'CO'}}); "
+            f"create_app({{'AUDIO_DIR': {str(no_audio)!r}, 'STORE': False, 'HOLIDAYS': 'XX'}}); "
             "print('holidays' in sys.modules)")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")} | {"IVR_STORE": "0"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                             env=env)
     assert loaded.stdout.strip() == "False", loaded.stderr
