@@ -2,7 +2,7 @@
 
 import pytest
 
-from ivr.flow import END, MENU, PICK, STEP, Flow, State, Turn
+from ivr.flow import CALLBACK, END, MENU, OFFER, PICK, RECORD, STEP, Flow, State, Turn
 
 flow = Flow(steps=8)
 
@@ -146,3 +146,27 @@ def test_what_twilio_sends_becomes_one_key(digits, key):
 
 def test_anything_but_one_key_is_a_wrong_key():
     assert flow.next(State(STEP, 2), "?").prompts == ("wrong_key", "step_keys")
+
+
+# -- the person's places in the URL (9, the offer, a message, a call back) --------------------
+
+person_flow = Flow(steps=8, agent=True, message=True, callback=True)
+
+
+@pytest.mark.parametrize(
+    ("state",),
+    [(State(OFFER),), (State(OFFER, 8),), (State(RECORD, 1),), (State(CALLBACK, 8, silences=1),)],
+)
+def test_the_person_places_survive_the_url_up_to_the_last_step(state):
+    assert person_flow.parse(state.query()) == state
+
+
+@pytest.mark.parametrize(
+    ("flow_", "query"),
+    [(flow, {"at": OFFER}), (flow, {"at": RECORD, "step": "2"}), (flow, {"at": CALLBACK}),
+     (person_flow, {"at": OFFER, "step": "9"}), (person_flow, {"at": OFFER, "step": "0"}),
+     (person_flow, {"at": OFFER, "step": "x"}), (person_flow, {"at": "x"}),
+     (person_flow, {"at": "x", "step": "2"})],
+)
+def test_the_person_places_are_refused_without_a_person_or_past_the_last_step(flow_, query):
+    assert flow_.parse(query) is None
