@@ -282,6 +282,31 @@ def test_the_record_document_is_what_twilio_documents(person_app):
     assert doc[2].text == record.get("action")
 
 
+
+@pytest.mark.parametrize(("path", "slow"), [("/voice/turn?at=offer&step=5", False),
+                                            ("/voice/turn?at=offer&step=5&slow=1", True)])
+def test_the_message_prompt_keeps_the_callers_voice_speed(person_app, path, slow):
+    """A caller who asked for the slow voice hears "leave your message" slowly too."""
+    app = person_app()
+    doc = assert_valid_twiml(post(app, path, From=CALLER, Digits="1").data)
+    [say] = doc.findall("Say")
+    rates = [el.get("rate") for el in say.iter("prosody")]
+    assert rates == (["75%"] if slow else [])
+    assert doc.find("Record").get("action").endswith("&slow=1") == slow
+
+
+def test_the_record_and_the_whisper_post_back_and_declare_their_encoding(person_app):
+    """The message's <Redirect> and the whisper's <Gather> come back by POST (the signed
+    form the webhooks read); the person has 6 s to press 1; both documents say UTF-8."""
+    app = person_app()
+    record = post(app, "/voice/turn?at=offer&step=5", From=CALLER, Digits="1").data
+    whisper = post(app, "/voice/whisper?at=4", CallSid="CAleg", ParentCallSid="CAcall", From=CALLER).data
+    for body in (record, whisper):
+        assert body.startswith(b'<?xml version="1.0" encoding="UTF-8"?>'), body[:60]
+    assert assert_valid_twiml(record).find("Redirect").get("method") == "POST"
+    gather = assert_valid_twiml(whisper).find("Gather")
+    assert (gather.get("timeout"), gather.get("method")) == ("6", "POST")
+
 def recording(n: int, seconds: int) -> dict:
     sid = f"RE{n:032x}"
     return {"RecordingSid": sid, "RecordingDuration": str(seconds),
