@@ -192,6 +192,16 @@ def test_audio_base_url_serves_play_and_nothing_else(audio_dir):
     assert others and all(u.startswith(PUBLIC + "/voice/") for u in others)
 
 
+
+@pytest.mark.parametrize(("configured", "base"), [(CDN + "/MAX/", CDN + "/MAX"), (CDN + "/v2/", CDN + "/v2")])
+def test_play_fetches_from_the_audio_base_url_as_configured(audio_dir, configured, base):
+    """Only the trailing '/' is dropped from IVR_AUDIO_BASE_URL: the rest of its path stays
+    whole, whatever letter ends it."""
+    app = create_app({"TESTING": True, "AUDIO_DIR": str(audio_dir), "TWILIO_AUTH_TOKEN": TOKEN,
+                      "PUBLIC_BASE_URL": PUBLIC, "AUDIO_BASE_URL": configured})
+    plays = [el.text for doc in served(app.test_client(), signed_for=PUBLIC) for el in doc.iter("Play")]
+    assert plays and all(p.startswith(base + "/") and "/" not in p[len(base) + 1:] for p in plays)
+
 # -- when silence ends the call ------------------------------------------------------------------
 
 def test_a_wrong_key_proves_someone_is_there(call):
