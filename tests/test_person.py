@@ -264,6 +264,18 @@ def test_the_read_back_speaks_each_digit_and_its_reminder_does_not_repeat_them(p
     assert said(app, quiet.data) == ["still_there", "callback_keys"]
 
 
+
+def test_the_read_back_starts_the_silences_again_and_is_recorded_as_such(person_app):
+    """2 after two silences at the offer: the read-back gives the caller their silences back
+    (a silence there reminds the keys, not goodbye), and the call store notes it."""
+    app = person_app()
+    r = post(app, "/voice/turn?at=offer&step=3&s=2", From="+573001230905", Digits="2")
+    action = assert_valid_twiml(r.data).find("Gather").get("action")
+    assert action == "http://localhost/voice/turn?at=callback&step=3"
+    quiet = post(app, action.removeprefix("http://localhost"), From="+573001230905")
+    assert said(app, quiet.data) == ["still_there", "callback_keys"]
+    assert [(t.place, t.input, t.action) for t in rows(app, turns)][0] == ("offer", "2", "callback_ask")
+
 # -- a message ---------------------------------------------------------------------------------
 
 def test_the_record_document_is_what_twilio_documents(person_app):
