@@ -235,6 +235,19 @@ def test_a_withheld_or_foreign_looking_number_cannot_be_called_back(person_app, 
     assert rows(app, inbox.callbacks) == []
 
 
+@pytest.mark.parametrize(("path", "kept"), [("/voice/turn?at=offer&step=4&s=2", "at=offer&step=4"),
+                                            ("/voice/turn?at=offer&w=1&slow=1", "at=offer&w=1&slow=1")])
+def test_without_a_number_to_call_back_the_offer_waits_with_its_silences_back(person_app, path, kept):
+    """A withheld number: the offer is said again and waits for a key there, the silences
+    starting over (the caller pressed 2), the step, wrong keys and slow voice kept; the call
+    store notes why."""
+    app = person_app()
+    doc = assert_valid_twiml(post(app, path, From="anonymous", Digits="2").data)
+    assert [el.tag for el in doc] == ["Gather", "Redirect"]
+    assert doc[0].get("action") == "http://localhost/voice/turn?" + kept
+    assert [t.action for t in rows(app, turns)] == ["callback_none"]
+
+
 def test_one_call_back_request_per_number(person_app):
     app = person_app()
     first = post(app, "/voice/turn?at=callback&step=2", From=CALLER, Digits="1")
