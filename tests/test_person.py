@@ -436,3 +436,25 @@ def test_every_document_of_a_line_with_a_person_validates(person_app, audio_dir)
         assert_valid_twiml(line.twiml.render(read_back, "https://ivr.example.com"))
         for step in (None, 0, 1, 8):
             assert_valid_twiml(line.twiml.whisper(step, "https://ivr.example.com"))
+
+
+@pytest.mark.parametrize(("path", "values", "first"), [
+    ("/voice/recorded?at=record&step=2", recording(6, 20), "record_failed"),
+    ("/voice/turn?at=callback&step=2&s=1", {"Digits": "1"}, "callback_failed"),
+])
+def test_with_the_store_down_the_offer_waits_for_a_key_again(person_app, monkeypatch, path, values, first):
+    """A message or a call back the store could not keep: the caller hears so, and the offer
+    waits for a key again at their step, the silences starting over; the call goes on."""
+    app = person_app()
+    store = app.extensions["ivr"].store
+
+    def down(*args, **kwargs):
+        raise store_mod.StoreError("the call store is not answering")
+
+    monkeypatch.setattr(store, "keep_message", down)
+    monkeypatch.setattr(store, "request_callback", down)
+    r = post(app, path, From=CALLER, **values)
+    assert said(app, r.data)[0] == first
+    doc = assert_valid_twiml(r.data)
+    assert [el.tag for el in doc] == ["Gather", "Redirect"]
+    assert doc[0].get("action") == "http://localhost/voice/turn?at=offer&step=2"
