@@ -388,7 +388,9 @@ def test_without_a_secret_key_no_call_back_is_offered(no_audio, tmp_path):
     app.extensions["ivr"].store.close()
 
 
-def test_the_store_down_keeps_the_call_going(person_app, monkeypatch):
+@pytest.fixture
+def store_down(person_app, monkeypatch):
+    """A line with a person whose call store cannot keep a message or a call back."""
     app = person_app()
     store = app.extensions["ivr"].store
 
@@ -397,6 +399,11 @@ def test_the_store_down_keeps_the_call_going(person_app, monkeypatch):
 
     monkeypatch.setattr(store, "keep_message", down)
     monkeypatch.setattr(store, "request_callback", down)
+    return app
+
+
+def test_the_store_down_keeps_the_call_going(store_down):
+    app = store_down
     r = post(app, "/voice/recorded?at=record", From=CALLER, **recording(5, 20))
     assert said(app, r.data)[:2] == ["record_failed", "offer_message"]
     r = post(app, "/voice/turn?at=callback", From=CALLER, Digits="1")
@@ -442,17 +449,10 @@ def test_every_document_of_a_line_with_a_person_validates(person_app, audio_dir)
     ("/voice/recorded?at=record&step=2", recording(6, 20), "record_failed"),
     ("/voice/turn?at=callback&step=2&s=1", {"Digits": "1"}, "callback_failed"),
 ])
-def test_with_the_store_down_the_offer_waits_for_a_key_again(person_app, monkeypatch, path, values, first):
+def test_with_the_store_down_the_offer_waits_for_a_key_again(store_down, path, values, first):
     """A message or a call back the store could not keep: the caller hears so, and the offer
     waits for a key again at their step, the silences starting over; the call goes on."""
-    app = person_app()
-    store = app.extensions["ivr"].store
-
-    def down(*args, **kwargs):
-        raise store_mod.StoreError("the call store is not answering")
-
-    monkeypatch.setattr(store, "keep_message", down)
-    monkeypatch.setattr(store, "request_callback", down)
+    app = store_down
     r = post(app, path, From=CALLER, **values)
     assert said(app, r.data)[0] == first
     doc = assert_valid_twiml(r.data)
