@@ -12,7 +12,7 @@ from conftest import TOKEN, Tiny, doc, serving
 from ivr import ROOT, create_app
 from ivr.player import KEYS
 from ivr.player import settings as player_settings
-from webpage import clocked_page, until
+from webpage import clocked_page, open_phone, until
 
 
 @pytest.fixture
@@ -112,10 +112,8 @@ def server(app):
 
 
 def test_a_call_in_chromium(server, browser, tmp_path):
-    page = clocked_page(browser, viewport={"width": 390, "height": 844})  # a phone-sized screen
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{server}/phone")
+    phone_sized = {"width": 390, "height": 844}
+    page, errors = open_phone(browser, f"{server}/phone", viewport=phone_sized)
     page.get_by_role("button", name="Llamar").click()
     until(page, '#transcript li[data-prompt="menu"]')
 
@@ -166,10 +164,7 @@ def public_server(audio_dir):
 
 
 def test_web_phone_works_when_the_twiml_names_a_public_base_url(public_server, browser):
-    page = clocked_page(browser)
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{public_server}/phone")
+    page, errors = open_phone(browser, f"{public_server}/phone")
     page.get_by_role("button", name="Llamar").click()
     page.wait_for_selector('#transcript li[data-prompt="welcome"]')
     page.keyboard.press("2")
@@ -306,10 +301,7 @@ def transcript(page) -> list[str]:
 
 def test_the_web_phone_shows_a_person_dialled_and_the_texts_answer(extras_server, browser):
     base, api = extras_server
-    page = clocked_page(browser)
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{base}/phone")
+    page, errors = open_phone(browser, f"{base}/phone")
     panel = page.get_by_role("group", name="Llamando a una persona")
     assert not panel.is_visible()
     page.get_by_role("button", name="Llamar").click()
@@ -436,10 +428,7 @@ def message_server(no_audio, tmp_path):
 
 
 def test_the_web_phone_shows_grabando_while_a_message_is_recorded(message_server, browser):
-    page = clocked_page(browser)
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{message_server}/phone")
+    page, errors = open_phone(browser, f"{message_server}/phone")
     page.get_by_role("button", name="Llamar").click()
     until(page, '#transcript li[data-prompt="menu_agent"]')
     page.keyboard.press("9")

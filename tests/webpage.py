@@ -44,6 +44,16 @@ def clocked_page(browser, **options):
     return page
 
 
+def open_phone(browser, url: str, **options):
+    """(page, errors): `url` opened in a `clocked_page`, with the errors its scripts throw
+    collected (a test ends by asserting there were none)."""
+    page = clocked_page(browser, **options)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    return page, errors
+
+
 def until(page, condition: str, *, seconds: float = 120) -> None:
     """Wait until `condition` holds on `page`, moving its clock on STEP_MS at a time while it
     does not: a selector, or a JavaScript function (``"() => ..."``). Fails after `seconds`
